@@ -1,0 +1,63 @@
+"""The python-telegram-bot Application: all registration in one place.
+
+Polling for development (`python -m bot`); webhook for production when
+TELEGRAM_WEBHOOK_URL is set (see bot/webhook.py). Handlers stay thin: they read to render,
+or enqueue a workflow; every message goes out through the workers' Telegram path.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers import menu
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query", "message_reaction", "poll_answer",
+                   "chat_join_request", "my_chat_member"]
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every handler error with its traceback and tell the admin chat, if any."""
+    logger.error("handler error", exc_info=context.error)
+    chat_id = context.bot_data.get("admin_chat_id")
+    if chat_id:
+        kind = html.escape(type(context.error).__name__)
+        update_id = update.update_id if isinstance(update, Update) else "-"
+        try:
+            await context.bot.send_message(
+                chat_id, f"⚠️ <b>{kind}</b> while handling update {update_id}",
+                parse_mode=ParseMode.HTML)
+        except Exception:
+            logger.exception("could not tell the admin chat")
+
+
+def build_application(settings: Settings, *, webhook: bool = False) -> Application:
+    builder = Application.builder().token(settings.bot_token)
+    api_url = settings.telegram_api_url.rstrip("/")
+    if api_url != DEFAULT_API_URL:
+        builder = builder.base_url(f"{api_url}/bot").base_file_url(f"{api_url}/file/bot")
+    if webhook:
+        builder = builder.updater(None)
+    application = builder.concurrent_updates(64).build()
+    application.bot_data["admin_chat_id"] = settings.admin_chat_id
+    application.add_handler(CommandHandler("start", menu.start))
+    application.add_handler(CommandHandler("help", menu.help_command))
+    application.add_handler(CallbackQueryHandler(menu.button))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, menu.text))
+    application.add_error_handler(on_error)
+    return application

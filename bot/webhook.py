@@ -1,0 +1,49 @@
+"""Webhook mode: a Starlette app that checks Telegram's secret token and queues updates.
+
+Telegram sends `X-Telegram-Bot-Api-Secret-Token` with the secret given to `setWebhook`;
+a request without the right one is refused (403) before its body is read. Malformed or
+oversized bodies get 400/413, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+PATH = "/telegram"
+
+
+def create_webhook_app(application: Application, secret: str) -> Starlette:
+    async def receive(request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return JSONResponse({"detail": "wrong or missing secret token"}, status_code=403)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"detail": "update too large"}, status_code=413)
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, application.bot)
+        except Exception:
+            return JSONResponse({"detail": "malformed update"}, status_code=400)
+        if update is None:
+            return JSONResponse({"detail": "malformed update"}, status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route(PATH, receive, methods=["POST"]),
+                             Route("/healthz", health, methods=["GET"])])

@@ -1,0 +1,105 @@
+"""One settings object for bot, worker, beat and API, read from the environment (and `.env`).
+
+Every field maps to an upper-case environment variable of the same name (README lists them).
+Secrets are `SecretStr` so they never print in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: str = "sqlite:///var/yabot.db"
+    sql_echo: bool = False
+    sqlite_busy_timeout_ms: int = 5000
+    mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
+    mongodb_db: str = "yabot"
+    mongodb_timeout_ms: int = 2000
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+
+    # --- celery --------------------------------------------------------------------------
+    broker_visibility_timeout: int = 3600
+    task_max_retries: int = 8
+    task_retry_backoff_max: int = 120
+    outbox_relay_interval: float = 5.0
+    outbox_relay_min_age: float = 3.0
+    outbox_relay_batch: int = 500
+
+    # --- telegram ------------------------------------------------------------------------
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_global_rate: float = 30.0
+    telegram_chat_rate: float = 1.0
+    telegram_chat_burst: int = 3
+    telegram_group_per_minute: int = 20
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_chat_id: int | None = None
+
+    # --- daily gift ----------------------------------------------------------------------
+    timezone: str = "Europe/Madrid"
+    gift_base: int = 10
+    gift_streak_bonus: int = 2
+    gift_streak_bonus_max_days: int = 5
+    gift_vip_multiplier: float = 2.0
+    default_language: str = "es"
+
+    # --- processes -----------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    flower_port: int = 5555
+    flower_user: str = "admin"
+    flower_password: SecretStr | None = None
+    standin_port: int = 8081
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def bot_token(self) -> str:
+        """The token in use; without a real one the local stand-in accepts this fixed one."""
+        if self.telegram_token is not None:
+            return self.telegram_token.get_secret_value()
+        return "123456:standin-token"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between runs)."""
+    get_settings.cache_clear()

@@ -1,0 +1,71 @@
+"""The base of every YABOT task: retry transient errors with backoff, dead-letter the rest.
+
+Transient errors (a database, MongoDB, Redis or Telegram briefly unreachable, a unique-key
+race) are retried with exponential backoff and jitter up to `TASK_MAX_RETRIES`. A task that
+fails for good (a permanent error, or the last retry) is stored in `dead_letters` with its
+name and arguments, so an admin can list and replay it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import httpx
+import kombu.exceptions
+import pymongo.errors
+import redis.exceptions
+import sqlalchemy.exc
+from celery import Task
+
+from core import context
+from core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class TelegramUnavailable(Exception):
+    """Telegram answered 5xx, or the connection failed: try again later."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.IntegrityError,  # a unique-key race: the retry sees the winner's row
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+    pymongo.errors.NetworkTimeout,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    httpx.TransportError,
+    TelegramUnavailable,
+)
+
+
+class YabotTask(Task):  # type: ignore[misc]
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_jitter = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.max_retries = settings.task_max_retries
+        self.retry_backoff_max = settings.task_retry_backoff_max
+        super().__init__()
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                   einfo: Any) -> None:
+        from tasks import deadletters
+
+        logger.error("task %s failed for good: %s", self.name, type(exc).__name__)
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        try:
+            deadletters.store(task_id=task_id, task_name=self.name, args=list(args or []),
+                              kwargs=dict(kwargs or {}), error=error[:4000],
+                              correlation_id=context.current())
+        except Exception:
+            logger.exception("could not store the dead letter of task %s", task_id)

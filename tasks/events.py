@@ -1,0 +1,160 @@
+"""Publishing outbox events to their subscribers, and the relay that guarantees it.
+
+A subscriber is a task decorated with `@subscribe("type", ...)` in its own module; the
+registry fills as modules are imported, so a new module joins without editing a switch.
+Publishing an event starts one task per subscriber (a group) with the event as argument.
+
+After a transaction commits, the task that committed it calls `publish_after_commit`. If
+the broker is unreachable then, nothing is lost: the `outbox-relay` beat job publishes
+every event still unpublished after `OUTBOX_RELAY_MIN_AGE` seconds, and every workflow
+start a bot or API process could not enqueue (`pending_commands`). Subscribers are
+idempotent per event id, so publishing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import kombu.exceptions
+import redis.exceptions
+from celery import group, signature
+from celery.canvas import Signature
+from sqlalchemy import select, update
+
+from core import context
+from core.settings import get_settings
+from models.db import unit_of_work
+from models.tables import OutboxEvent, PendingCommand
+from services.events import Event
+from tasks.base import YabotTask
+from worker.app import app
+
+logger = logging.getLogger(__name__)
+
+_subscribers: dict[str, list[str]] = defaultdict(list)
+BROKER_DOWN = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
+               redis.exceptions.TimeoutError, OSError)
+# Publishing from inside a task or a request: try briefly, then leave it to the relay.
+QUICK_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+               "interval_max": 0.2}
+
+T = TypeVar("T")
+
+
+def subscribe(*event_types: str) -> Callable[[T], T]:
+    """Register a task (by its name) as a subscriber of the given event types."""
+
+    def register(task: T) -> T:
+        name = task.name  # type: ignore[attr-defined]
+        for event_type in event_types:
+            if name not in _subscribers[event_type]:
+                _subscribers[event_type].append(name)
+        return task
+
+    return register
+
+
+def subscribers(event_type: str) -> list[str]:
+    return list(_subscribers.get(event_type, ()))
+
+
+def reactions(event: dict[str, Any]) -> Signature | None:
+    """The group of subscriber tasks one event starts (None when nobody listens)."""
+    names = subscribers(event["type"])
+    if not names:
+        return None
+    return group(signature(name, args=(event,), immutable=True) for name in names)
+
+
+def _send(messages: Iterable[dict[str, Any]]) -> list[str]:
+    """Start the reactions of each event; returns the ids of the events sent."""
+    sent = []
+    with app.producer_or_acquire() as producer:
+        for message in messages:
+            canvas = reactions(message)
+            if canvas is not None:
+                token = context.correlation_id.set(message.get("correlation_id"))
+                try:
+                    canvas.apply_async(producer=producer, retry_policy=QUICK_RETRY)
+                finally:
+                    context.correlation_id.reset(token)
+            sent.append(message["id"])
+    return sent
+
+
+def _mark_published(event_ids: list[str]) -> None:
+    if event_ids:
+        with unit_of_work() as session:
+            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids),
+                                                      OutboxEvent.published_at.is_(None))
+                            .values(published_at=datetime.now(UTC)))
+
+
+def publish_after_commit(events: Iterable[Event]) -> bool:
+    """Publish committed events now; on a broker outage leave them to the relay."""
+    messages = [event.as_message() for event in events]
+    if not messages:
+        return True
+    try:
+        sent = _send(messages)
+    except BROKER_DOWN:
+        logger.warning("broker unreachable; %d event(s) left to the outbox relay", len(messages))
+        return False
+    _mark_published(sent)
+    return True
+
+
+def start(workflow: Signature, *, command_id: str) -> bool:
+    """Start a workflow from a bot or API process. Returns True if it reached the broker.
+
+    When the broker is unreachable the workflow (a signature, which is plain JSON) is kept
+    in SQL (`pending_commands`, once per `command_id`) and the relay starts it later; the
+    caller tells the member it is queued.
+    """
+    try:
+        workflow.apply_async(retry_policy=QUICK_RETRY)
+        return True
+    except BROKER_DOWN:
+        pass
+    with unit_of_work() as session:
+        if session.get(PendingCommand, command_id) is None:
+            session.add(PendingCommand(id=command_id, task_name=str(workflow.get("task")),
+                                       args={"signature": dict(workflow)},
+                                       correlation_id=context.current(),
+                                       created_at=datetime.now(UTC)))
+    logger.warning("broker unreachable; workflow %s kept for the relay", command_id)
+    return False
+
+
+@app.task(base=YabotTask, name="tasks.events.relay")
+def relay() -> dict[str, int]:
+    """Publish what is still unpublished (outbox events and pending commands)."""
+    settings = get_settings()
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.outbox_relay_min_age)
+    with unit_of_work() as session:
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.published_at.is_(None),
+                                      OutboxEvent.created_at <= cutoff)
+            .order_by(OutboxEvent.created_at).limit(settings.outbox_relay_batch)
+        ).all()
+        messages = [Event.from_row(row).as_message() for row in rows]
+        commands = session.scalars(
+            select(PendingCommand).where(PendingCommand.sent_at.is_(None))
+            .order_by(PendingCommand.created_at).limit(settings.outbox_relay_batch)
+        ).all()
+        for command in commands:
+            token = context.correlation_id.set(command.correlation_id)
+            try:
+                app.signature(command.args["signature"]).apply_async()
+            finally:
+                context.correlation_id.reset(token)
+            command.sent_at = datetime.now(UTC)
+    sent = _send(messages)
+    _mark_published(sent)
+    if sent or commands:
+        logger.info("relay published %d event(s), %d command(s)", len(sent), len(commands))
+    return {"events": len(sent), "commands": len(commands)}

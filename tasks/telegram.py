@@ -1,0 +1,183 @@
+"""The one path for outbound Telegram messages: limited, deduplicated, retried correctly.
+
+Every Bot API call that sends something goes through `deliver()`, on the `telegram` queue:
+- a limiter shared by all worker processes (Redis, GCRA) keeps us under Telegram's limits:
+  `TELEGRAM_GLOBAL_RATE` messages/s overall, `TELEGRAM_CHAT_RATE`/s per private chat (with
+  a burst of `TELEGRAM_CHAT_BURST`), `TELEGRAM_GROUP_PER_MINUTE` per group or channel;
+- each message has a key; a key already delivered is not sent again (redelivery-safe);
+- 429 is retried after Telegram's `retry_after`; 403 (blocked) marks the member
+  unreachable and is not retried; other 4xx are permanent (dead letter); 5xx and network
+  errors are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import redis
+from celery import Task
+
+from core.settings import get_settings
+from models.db import read_session, unit_of_work
+from models.tables import Delivery
+from services import users
+from tasks.base import TelegramUnavailable, YabotTask
+from worker.app import app
+
+logger = logging.getLogger(__name__)
+
+SEND_METHODS = frozenset({
+    "sendMessage", "sendPhoto", "sendPoll", "sendDocument", "sendVideo", "sendAnimation",
+    "sendAudio", "sendMediaGroup", "copyMessage", "forwardMessage", "sendSticker",
+})
+SLEEP_AT_MOST = 1.0  # wait in-process up to this long; longer waits become a countdown
+RATE_LIMIT_RETRIES = 100
+
+_http: httpx.Client | None = None
+_redis: redis.Redis | None = None
+
+# GCRA over two keys: the bot-wide bucket and the chat's bucket. Either both are taken, or
+# neither is and the script returns how many milliseconds to wait.
+_LIMIT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+local tats = {}
+for i = 1, 2 do
+  local interval = tonumber(ARGV[i * 2 - 1])
+  local burst = tonumber(ARGV[i * 2])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - burst * interval
+  if allow_at > now and allow_at - now > wait then wait = allow_at - now end
+  tats[i] = new_tat
+end
+if wait > 0 then return wait end
+for i = 1, 2 do
+  redis.call('SET', KEYS[i], tats[i], 'PX', math.ceil(tats[i] - now) + 1000)
+end
+return 0
+"""
+
+
+class TelegramError(Exception):
+    def __init__(self, code: int, description: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+def reset_clients() -> None:
+    global _http, _redis
+    if _http is not None:
+        _http.close()
+    _http, _redis = None, None
+
+
+def http() -> httpx.Client:
+    global _http
+    if _http is None:
+        _http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    return _http
+
+
+def redis_client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(get_settings().redis_url.get_secret_value(),
+                                      socket_timeout=5, socket_connect_timeout=5)
+    return _redis
+
+
+def limiter_wait(chat_id: int | str) -> float:
+    """Take a slot for one message to `chat_id`, or say how many seconds to wait."""
+    settings = get_settings()
+    if isinstance(chat_id, int) and chat_id > 0:
+        chat_interval, chat_burst = 1000.0 / settings.telegram_chat_rate, settings.telegram_chat_burst
+    else:  # groups and channels
+        chat_interval, chat_burst = 60000.0 / settings.telegram_group_per_minute, 1
+    script = redis_client().register_script(_LIMIT_SCRIPT)
+    wait_ms = script(keys=["tg:limit:global", f"tg:limit:chat:{chat_id}"],
+                     args=[1000.0 / settings.telegram_global_rate, 1, chat_interval, chat_burst])
+    return float(wait_ms) / 1000.0
+
+
+def call(method: str, params: dict[str, Any]) -> Any:
+    """One Bot API call (JSON); raises TelegramError or TelegramUnavailable."""
+    settings = get_settings()
+    url = f"{settings.telegram_api_url}/bot{settings.bot_token}/{method}"
+    response = http().post(url, json=params)
+    if response.status_code >= 500:
+        raise TelegramUnavailable(f"{method}: HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise TelegramUnavailable(f"{method}: not JSON (HTTP {response.status_code})") from exc
+    if body.get("ok"):
+        return body.get("result")
+    retry_after = (body.get("parameters") or {}).get("retry_after")
+    raise TelegramError(int(body.get("error_code", response.status_code)),
+                        str(body.get("description", "")), retry_after)
+
+
+def _delivered(key: str) -> bool:
+    with read_session() as session:
+        row = session.get(Delivery, key)
+        return row is not None and row.status in ("sent", "blocked", "rejected")
+
+
+def _record(key: str, chat_id: int, status: str, message_id: int | None = None,
+            error: str | None = None) -> None:
+    with unit_of_work() as session:
+        row = session.get(Delivery, key)
+        if row is None:
+            row = Delivery(key=key, chat_id=chat_id, status=status, attempts=0)
+            session.add(row)
+        row.status, row.message_id, row.error = status, message_id, error
+        row.attempts = (row.attempts or 0) + 1
+        row.sent_at = datetime.now(UTC) if status == "sent" else None
+        if status == "blocked" and chat_id > 0:
+            users.mark_unreachable(session, chat_id)
+
+
+def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, Any]) -> Any:
+    """Send once per key, within Telegram's limits. Call only from a task (it may retry)."""
+    if _delivered(key):
+        logger.info("delivery %s already done; skipped", key)
+        return None
+    if method in SEND_METHODS:
+        while (wait := limiter_wait(chat_id)) > 0:
+            if wait > SLEEP_AT_MOST:
+                raise task.retry(countdown=wait, max_retries=RATE_LIMIT_RETRIES)
+            time.sleep(wait)
+    try:
+        result = call(method, params)
+    except TelegramError as exc:
+        if exc.code == 429:
+            logger.warning("telegram 429 on %s; retry after %ss", method, exc.retry_after)
+            raise task.retry(countdown=float(exc.retry_after or 1),
+                             max_retries=RATE_LIMIT_RETRIES) from exc
+        if exc.code == 403:
+            logger.info("chat blocked the bot; delivery %s dropped", key)
+            _record(key, chat_id, "blocked", error=exc.description[:300])
+            return None
+        if exc.code == 400 and "not modified" in exc.description:
+            _record(key, chat_id, "sent")
+            return None
+        _record(key, chat_id, "rejected", error=exc.description[:300])
+        raise
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    _record(key, chat_id, "sent", message_id=message_id)
+    return result
+
+
+@app.task(base=YabotTask, name="tasks.telegram.send", bind=True)
+def send(self: Task, key: str, chat_id: int, method: str, params: dict[str, Any]) -> None:
+    """Send one Bot API call through the limited, deduplicated path."""
+    deliver(self, key, chat_id, method, params)

@@ -1,0 +1,67 @@
+"""The one Celery app: broker, serialization, reliability settings, queues, routes, beat.
+
+Start a worker:  celery -A worker.app worker -Q default,gamification,telegram
+Start beat:      celery -A worker.app beat -s celerybeat-schedule
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+from core.settings import get_settings
+from worker.queues import ROUTES, Queue
+
+TASK_MODULES = [
+    "tasks.events",
+    "tasks.users",
+    "tasks.gifts",
+    "tasks.missions",
+    "tasks.achievements",
+    "tasks.notify",
+    "tasks.telegram",
+    "tasks.deadletters",
+]
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    redis_url = settings.redis_url.get_secret_value()
+    celery_app = Celery("yabot", include=TASK_MODULES)
+    celery_app.conf.update(
+        broker_url=redis_url,
+        broker_connection_retry_on_startup=True,
+        # A message not acked within this many seconds is handed to another worker. Longer
+        # than any task plus any countdown we use (retry backoff is capped well below it).
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        task_default_queue=Queue.DEFAULT.value,
+        task_queues=[KombuQueue(q.value, routing_key=q.value) for q in Queue],
+        task_routes=ROUTES,
+        task_time_limit=300,
+        task_soft_time_limit=240,
+        timezone="UTC",
+        enable_utc=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "outbox-relay": {
+                "task": "tasks.events.relay",
+                "schedule": settings.outbox_relay_interval,
+                "options": {"expires": settings.outbox_relay_interval * 2},
+            },
+        },
+    )
+    return celery_app
+
+
+app = make_app()
+
+import worker.signals  # noqa: E402,F401  (connects the process and logging signals)

@@ -1,0 +1,24 @@
+"""The queues, named once. Route tasks here, never with string literals at call sites."""
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    DEFAULT = "default"  # registration, outbox relay, dead letters
+    GAMIFICATION = "gamification"  # gifts, missions, achievements
+    TELEGRAM = "telegram"  # every outbound Bot API call (rate limited)
+    BROADCAST = "broadcast"  # large fan-out sends (later issues)
+    SCHEDULED = "scheduled"  # beat-driven jobs (later issues)
+
+
+ROUTES: dict[str, dict[str, str]] = {
+    "tasks.users.*": {"queue": Queue.DEFAULT},
+    "tasks.events.*": {"queue": Queue.DEFAULT},
+    "tasks.deadletters.*": {"queue": Queue.DEFAULT},
+    "tasks.gifts.*": {"queue": Queue.GAMIFICATION},
+    "tasks.missions.*": {"queue": Queue.GAMIFICATION},
+    "tasks.achievements.*": {"queue": Queue.GAMIFICATION},
+    "tasks.notify.*": {"queue": Queue.TELEGRAM},
+    "tasks.telegram.*": {"queue": Queue.TELEGRAM},
+    "bench.*": {"queue": Queue.DEFAULT},
+}
