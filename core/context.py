@@ -8,6 +8,10 @@ from contextvars import ContextVar
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
+# The message header that carries it from task to task (Celery's own `correlation_id`
+# property is the task id, so ours has a name of its own).
+HEADER = "yabot_cid"
+
 
 def new_correlation_id(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:16]}"

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core import context
 from models.db import read_session, unit_of_work
 from models.tables import DeadLetter
 from worker.app import app
@@ -42,7 +43,7 @@ def replay(dead_letter_id: int) -> str:
             raise LookupError(f"no dead letter {dead_letter_id} to replay")
         result = app.send_task(letter.task_name, args=letter.args["args"],
                                kwargs=letter.args["kwargs"],
-                               headers={"correlation_id": letter.correlation_id})
+                               headers={context.HEADER: letter.correlation_id})
         letter.status = "replayed"
         letter.replayed_at = datetime.now(UTC)
         return str(result.id)

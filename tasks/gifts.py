@@ -6,12 +6,14 @@ from typing import Any
 
 from models.db import unit_of_work
 from services import gifts
-from tasks.base import YabotTask
+from tasks.base import TRANSIENT_ERRORS, YabotTask
 from tasks.events import publish_after_commit
 from worker.app import app
 
 
-@app.task(base=YabotTask, name="tasks.gifts.claim")
+# NotRegistered is retried too: the member's registration may still be in flight.
+@app.task(base=YabotTask, name="tasks.gifts.claim",
+          autoretry_for=(*TRANSIENT_ERRORS, gifts.NotRegistered))
 def claim(user_id: int, request_key: str) -> dict[str, Any]:
     """Claim today's gift (idempotent per request key and per day) and publish its event."""
     with unit_of_work() as session:

@@ -167,3 +167,12 @@ def registered(user_id: int) -> int:
 
 
 __all__ = ["ROOT", "wait_until"]
+
+
+@pytest.fixture(scope="session")
+def bot(log_dir: Path, worker: Process) -> Iterator[Process]:
+    """The real python-telegram-bot Application, polling the stand-in."""
+    process = Process("bot", [sys.executable, "-m", "bot"], log_dir).start()
+    process.wait_for_log("bot ready", timeout=30)
+    yield process
+    process.stop()

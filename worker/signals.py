@@ -24,13 +24,13 @@ def _fresh_clients(**_: Any) -> None:
 
 @signals.before_task_publish.connect
 def _stamp_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None and "correlation_id" not in headers:
-        headers["correlation_id"] = context.current()
+    if headers is not None and not headers.get(context.HEADER):
+        headers[context.HEADER] = context.current()
 
 
 @signals.task_prerun.connect
 def _enter_correlation(task: Any = None, **_: Any) -> None:
-    context.correlation_id.set(getattr(task.request, "correlation_id", None))
+    context.correlation_id.set(getattr(task.request, context.HEADER, None))
 
 
 @signals.task_postrun.connect

@@ -19,9 +19,10 @@ from .server import create_app
 
 
 async def _serve(host: str, port: int, config: StandinConfig) -> None:
-    runner = web.AppRunner(create_app(config), access_log=None)
+    runner = web.AppRunner(create_app(config), access_log=None,
+                            shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     bound_port = runner.addresses[0][1]
     print(f"standin listening on http://{host}:{bound_port}", flush=True)

@@ -99,10 +99,12 @@ class Standin:
         self._wake()
 
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Apply a ``POST /_standin/config`` body; see README-style docs in server.py."""
+        """Apply a ``POST /_standin/config`` body (config fields, ``block``, ``unblock``,
+        ``faults``, ``clear_faults``); return the resulting config."""
         data = dict(data)
         block, unblock = data.pop("block", []), data.pop("unblock", [])
-        faults = data.pop("faults", [])
+        faults = [Fault(**f) for f in data.pop("faults", [])]  # validate before changing
+        StandinConfig().update(data)
         if data.pop("clear_faults", False):
             self.faults.clear()
         limit_keys = {"limits_enabled", "global_per_second", "private_per_second",
@@ -110,7 +112,7 @@ class Standin:
         self.config.update(data)
         self.config.blocked_chats |= {int(c) for c in block}
         self.config.blocked_chats -= {int(c) for c in unblock}
-        self.faults.extend(Fault(**f) for f in faults)
+        self.faults.extend(faults)
         if limit_keys & data.keys():
             self.limiter = RateLimiter(self.config)
         return self.describe_config()
@@ -123,7 +125,10 @@ class Standin:
         return {"methods": dict(self.stats), "too_many_requests": self.errors[429],
                 "rejected": sum(self.errors.values()),
                 "errors": {str(k): v for k, v in self.errors.items()},
-                **dict(self.counters), "pending_updates": len(self.updates),
+                "forced_faults": self.counters["forced_faults"],
+                "updates_injected": self.counters["updates_injected"],
+                "webhook_deliveries": self.counters["webhook_deliveries"],
+                "pending_updates": len(self.updates),
                 "last_record_id": self.records[-1]["id"] if self.records else 0}
 
     def sent(self, chat_id: str | None = None, method: str | None = None,
@@ -139,6 +144,13 @@ class Standin:
     def close(self) -> None:
         self.closing = True
         self._wake()
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Return when updates, webhook or pollers change, or after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._new_update.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     def _wake(self) -> None:
         event, self._new_update = self._new_update, asyncio.Event()
@@ -449,10 +461,7 @@ class Standin:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                await asyncio.wait_for(self._new_update.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+            await self.wait_changed(remaining)
             if generation != self._poll_generation:
                 raise ApiError(409, "Conflict: terminated by other getUpdates request; make "
                                     "sure that only one bot instance is running")

@@ -148,10 +148,7 @@ async def _webhook_pusher(app: web.Application):
                 hook = standin.webhook
                 pending = standin.deliverable(1) if hook else []
                 if not pending:
-                    try:
-                        await asyncio.wait_for(standin._new_update.wait(), 1.0)
-                    except asyncio.TimeoutError:
-                        pass
+                    await standin.wait_changed(1.0)
                     continue
                 update = pending[0]
                 headers = {}
@@ -214,10 +211,10 @@ class StandinServer:
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
-            runner = web.AppRunner(self.app, access_log=None)
+            runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
             try:
                 loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=0.5)
+                site = web.TCPSite(runner, self.host, self.port)
                 loop.run_until_complete(site.start())
                 self.port = runner.addresses[0][1]
             except BaseException as err:  # reported to the starting thread

@@ -40,7 +40,7 @@ def test_bot_core_calls(server, client, token):
             with pytest.raises(BadRequest, match="not modified"):
                 await bot.edit_message_text("Voted", chat_id=1001,
                                             message_id=message.message_id)
-            with pytest.raises(BadRequest, match="query ID is invalid"):
+            with pytest.raises(BadRequest, match="(?i)query id is invalid"):
                 await bot.answer_callback_query(query_id)
             remarked = await bot.edit_message_reply_markup(1001, message.message_id,
                                                            reply_markup=KEYBOARD)
@@ -74,7 +74,7 @@ def test_bot_media_chat_and_admin_calls(server, client, token):
             link = await bot.create_chat_invite_link(-100200, name="spring",
                                                      creates_join_request=True)
             assert link.invite_link.startswith("https://t.me/+") and link.name == "spring"
-            with pytest.raises(BadRequest, match="HIDE_REQUESTER_MISSING"):
+            with pytest.raises(BadRequest, match="(?i)hide_requester_missing"):
                 await bot.approve_chat_join_request(-100200, 88)
             await asyncio.to_thread(client.inject_join_request, 88, -100200)
             assert await bot.approve_chat_join_request(-100200, 88) is True
@@ -96,15 +96,15 @@ def test_bot_media_chat_and_admin_calls(server, client, token):
     assert upload["size"] == len(b"\x89PNG fake bytes")
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 def test_ptb_errors_map_to_exceptions(server, client, token):
     client.block(1002)
     client.fail_next(1, "429", retry_after=4)
 
     async def scenario():
         async with Bot(token, base_url=server.api_base_url) as bot:
-            with pytest.raises(RetryAfter) as err:
+            with pytest.raises(RetryAfter, match="Retry in 4"):
                 await bot.send_message(1003, "x")
-            assert err.value.retry_after.total_seconds() == 4
             with pytest.raises(Forbidden, match="blocked by the user"):
                 await bot.send_message(1002, "x")
     run(scenario())
