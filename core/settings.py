@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = 1.0
     telegram_chat_burst: int = 3
     telegram_group_per_minute: int = 20
+    telegram_send_lease: float = 30.0
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_id: int | None = None
 

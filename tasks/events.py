@@ -14,6 +14,7 @@ idempotent per event id, so publishing twice is harmless.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from models.db import unit_of_work
 from models.tables import OutboxEvent, PendingCommand
 from services.events import Event
 from tasks.base import YabotTask
+from tasks.telegram import redis_client
 from worker.app import app
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ QUICK_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                "interval_max": 0.2}
 
 T = TypeVar("T")
+
+# Unix time of the relay's last run, written by every run: /health reads its age to tell
+# whether beat (and a worker on the default queue) is alive.
+BEAT_HEARTBEAT_KEY = "yabot:heartbeat:beat"
 
 
 def subscribe(*event_types: str) -> Callable[[T], T]:
@@ -130,9 +136,18 @@ def start(workflow: Signature, *, command_id: str) -> bool:
     return False
 
 
+def _heartbeat() -> None:
+    """Record that the relay ran now (a missing heartbeat must not stop the relay)."""
+    try:
+        redis_client().set(BEAT_HEARTBEAT_KEY, time.time())
+    except redis.exceptions.RedisError as exc:
+        logger.warning("beat heartbeat not written: %s", type(exc).__name__)
+
+
 @app.task(base=YabotTask, name="tasks.events.relay")
 def relay() -> dict[str, int]:
     """Publish what is still unpublished (outbox events and pending commands)."""
+    _heartbeat()
     settings = get_settings()
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.outbox_relay_min_age)
     with unit_of_work() as session:

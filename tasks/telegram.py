@@ -83,7 +83,9 @@ def reset_clients() -> None:
 def http() -> httpx.Client:
     global _http
     if _http is None:
-        _http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+        # A call must end before its lease does, or a retry could send a second copy.
+        read = min(15.0, get_settings().telegram_send_lease * 0.8)
+        _http = httpx.Client(timeout=httpx.Timeout(read, connect=min(5.0, read)))
     return _http
 
 
@@ -126,21 +128,44 @@ def call(method: str, params: dict[str, Any]) -> Any:
                         str(body.get("description", "")), retry_after)
 
 
-def _delivered(key: str) -> bool:
-    with read_session() as session:
+class Busy(Exception):
+    """Another attempt holds this delivery's lease (it is sending right now)."""
+
+
+def _claim(key: str, chat_id: int) -> bool:
+    """Take the delivery's lease. False when it is done already; Busy while another holds it.
+
+    The row is written before the call to Telegram, so two copies of one task never both
+    send; a lease older than TELEGRAM_SEND_LEASE seconds belongs to an attempt that died.
+    """
+    now = datetime.now(UTC)
+    with unit_of_work() as session:
         row = session.get(Delivery, key)
-        return row is not None and row.status in ("sent", "blocked", "rejected")
+        if row is None:
+            session.add(Delivery(key=key, chat_id=chat_id, status="sending", attempts=1,
+                                 leased_at=now))
+            return True
+        if row.status in ("sent", "blocked", "rejected"):
+            return False
+        leased = row.leased_at and (row.leased_at if row.leased_at.tzinfo
+                                    else row.leased_at.replace(tzinfo=UTC))
+        if row.status == "sending" and leased and \
+                (now - leased).total_seconds() < get_settings().telegram_send_lease:
+            raise Busy(key)
+        row.status, row.leased_at = "sending", now
+        row.attempts = (row.attempts or 0) + 1
+        return True
 
 
 def _record(key: str, chat_id: int, status: str, message_id: int | None = None,
             error: str | None = None) -> None:
+    """The outcome of an attempt: sent / blocked / rejected end it; `retry` frees the lease."""
     with unit_of_work() as session:
         row = session.get(Delivery, key)
         if row is None:
-            row = Delivery(key=key, chat_id=chat_id, status=status, attempts=0)
+            row = Delivery(key=key, chat_id=chat_id, status=status, attempts=1)
             session.add(row)
         row.status, row.message_id, row.error = status, message_id, error
-        row.attempts = (row.attempts or 0) + 1
         row.sent_at = datetime.now(UTC) if status == "sent" else None
         if status == "blocked" and chat_id > 0:
             users.mark_unreachable(session, chat_id)
@@ -148,19 +173,23 @@ def _record(key: str, chat_id: int, status: str, message_id: int | None = None,
 
 def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, Any]) -> Any:
     """Send once per key, within Telegram's limits. Call only from a task (it may retry)."""
-    if _delivered(key):
-        logger.info("delivery %s already done; skipped", key)
-        return None
     if method in SEND_METHODS:
         while (wait := limiter_wait(chat_id)) > 0:
             if wait > SLEEP_AT_MOST:
                 raise task.retry(countdown=wait, max_retries=RATE_LIMIT_RETRIES)
             time.sleep(wait)
     try:
+        if not _claim(key, chat_id):
+            logger.info("delivery %s already done; skipped", key)
+            return None
+    except Busy as exc:
+        raise task.retry(countdown=2, max_retries=RATE_LIMIT_RETRIES) from exc
+    try:
         result = call(method, params)
     except TelegramError as exc:
         if exc.code == 429:
             logger.warning("telegram 429 on %s; retry after %ss", method, exc.retry_after)
+            _record(key, chat_id, "retry", error=exc.description[:300])
             raise task.retry(countdown=float(exc.retry_after or 1),
                              max_retries=RATE_LIMIT_RETRIES) from exc
         if exc.code == 403:
@@ -171,6 +200,9 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
             _record(key, chat_id, "sent")
             return None
         _record(key, chat_id, "rejected", error=exc.description[:300])
+        raise
+    except Exception:
+        _record(key, chat_id, "retry")  # free the lease for the retry
         raise
     message_id = result.get("message_id") if isinstance(result, dict) else None
     _record(key, chat_id, "sent", message_id=message_id)

@@ -68,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "OUTBOX_RELAY_MIN_AGE": "1",
         "TASK_RETRY_BACKOFF_MAX": "3",
         "TASK_MAX_RETRIES": "6",
+        "TELEGRAM_SEND_LEASE": "4",
         "MONGODB_TIMEOUT_MS": "1000",
         "ADMIN_IDS": "",
         "LOG_LEVEL": "INFO",
@@ -146,9 +147,12 @@ def standin():  # type: ignore[no-untyped-def]
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(log_dir: Path) -> Iterator[Process]:
-    """One Celery worker (2 processes, every queue) shared by the tests that need one."""
+    """A Celery worker (2 processes, every queue) shared by the tests of one module.
+
+    Module-scoped so that fault tests, which run their own workers, have the queues alone.
+    """
     process = start_worker(log_dir)
     yield process
     process.stop()
@@ -169,7 +173,7 @@ def registered(user_id: int) -> int:
 __all__ = ["ROOT", "wait_until"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def bot(log_dir: Path, worker: Process) -> Iterator[Process]:
     """The real python-telegram-bot Application, polling the stand-in."""
     process = Process("bot", [sys.executable, "-m", "bot"], log_dir).start()
