@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
 
     # --- celery --------------------------------------------------------------------------
-    broker_visibility_timeout: int = 3600
+    broker_visibility_timeout: int = 600
+    broker_restore_interval: int = 10
     task_max_retries: int = 8
     task_retry_backoff_max: int = 120
     outbox_relay_interval: float = 5.0

@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "TELEGRAM_API_URL": f"http://127.0.0.1:{standin_port}",
         "STANDIN_URL": f"http://127.0.0.1:{standin_port}",
         "BROKER_VISIBILITY_TIMEOUT": "8",
+        "BROKER_RESTORE_INTERVAL": "1",
         "OUTBOX_RELAY_INTERVAL": "1",
         "OUTBOX_RELAY_MIN_AGE": "1",
         "TASK_RETRY_BACKOFF_MAX": "3",

@@ -31,9 +31,19 @@ def make_app() -> Celery:
     celery_app.conf.update(
         broker_url=redis_url,
         broker_connection_retry_on_startup=True,
-        # A message not acked within this many seconds is handed to another worker. Longer
-        # than any task plus any countdown we use (retry backoff is capped well below it).
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        # A message not acked within `visibility_timeout` seconds (its worker died) is handed
+        # to another worker; every worker sweeps for such messages each
+        # `unacked_restore_interval` seconds. The timeout is longer than any task plus any
+        # countdown we use (retry backoff and Telegram's retry_after stay well below it).
+        # socket_timeout: a publish to a broker that vanished fails instead of hanging.
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "unacked_restore_interval": settings.broker_restore_interval,
+            "unacked_restore_throttle": 1,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+            "health_check_interval": 25,
+        },
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -6,9 +6,13 @@ answered generically: ``True``, a well-formed Message for message-returning meth
 minimal object of the declared return type. All access happens on the server's event loop.
 """
 
+# Method handlers are named _m_<BotApiMethod> after the spec, hence:
+# ruff: noqa: N802
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import logging
@@ -103,9 +107,10 @@ class Standin:
         ``faults``, ``clear_faults``); return the resulting config."""
         data = dict(data)
         block, unblock = data.pop("block", []), data.pop("unblock", [])
-        faults = [Fault(**f) for f in data.pop("faults", [])]  # validate before changing
-        StandinConfig().update(data)
-        if data.pop("clear_faults", False):
+        clear = data.pop("clear_faults", False)
+        faults = [Fault(**f) for f in data.pop("faults", [])]
+        StandinConfig().update(data)  # validate everything before changing anything
+        if clear:
             self.faults.clear()
         limit_keys = {"limits_enabled", "global_per_second", "private_per_second",
                       "private_burst", "group_per_minute"}
@@ -145,12 +150,10 @@ class Standin:
         self.closing = True
         self._wake()
 
-    async def wait_changed(self, timeout: float) -> None:
-        """Return when updates, webhook or pollers change, or after ``timeout`` seconds."""
-        try:
-            await asyncio.wait_for(self._new_update.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+    async def wait_changed(self, seconds: float) -> None:
+        """Return when updates, webhook or pollers change, or after ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._new_update.wait(), seconds)
 
     def _wake(self) -> None:
         event, self._new_update = self._new_update, asyncio.Event()
@@ -407,29 +410,28 @@ class Standin:
         return markup if markup["inline_keyboard"] else None
 
     def _new_message(self, p: dict[str, Any], chat_id: int, **content: Any) -> dict[str, Any]:
-        message = {"message_id": self._next_message_id(chat_id), "date": _now(),
-                   "chat": self.chat(chat_id), **content}
-        if message["chat"]["type"] == "channel":
-            message["sender_chat"] = message["chat"]
-        else:
-            message["from"] = self.bot_user()
+        """Validate caption, reply and keyboard of a send, then store the bot's new message."""
+        extra: dict[str, Any] = {}
         if "caption" in p:
             caption, entities = self._text(p["caption"], p.get("parse_mode"),
                                            p.get("caption_entities"), 1024, "caption")
-            message["caption"] = caption
+            extra["caption"] = caption
             if entities:
-                message["caption_entities"] = entities
+                extra["caption_entities"] = entities
         reply = p.get("reply_parameters")
         if reply:
             target = self.messages.get(int(reply.get("chat_id") or chat_id), {}).get(
                 reply["message_id"])
             if target is not None:
-                message["reply_to_message"] = copy.deepcopy(target)
+                extra["reply_to_message"] = copy.deepcopy(target)
             elif not reply.get("allow_sending_without_reply"):
                 raise bad_request("message to be replied not found")
         if markup := self._markup(p.get("reply_markup")):
-            message["reply_markup"] = markup
-        return self._store(message)
+            extra["reply_markup"] = markup
+        chat = self.chat(chat_id)
+        sender = {"sender_chat": chat} if chat["type"] == "channel" else {"from": self.bot_user()}
+        return self._store({"message_id": self._next_message_id(chat_id), "date": _now(),
+                            "chat": chat, **sender, **content, **extra})
 
     def _file(self, kind: str, value: Any) -> dict[str, Any]:
         file_id = value if isinstance(value, str) and "://" not in value else \
@@ -534,8 +536,9 @@ class Standin:
 
     def _m_sendPhoto(self, p, chat_id):
         file = self._file("photo", p["photo"])
-        sizes = [{**file, "file_id": f"{file['file_id']}{suffix}", "width": w, "height": w * 3 // 4}
-                 for suffix, w in (("-s", 90), ("-m", 320), ("", 800))]
+        sizes = [{**file, "file_id": f"{file['file_id']}{suffix}", "width": width,
+                  "height": width * 3 // 4} for suffix, width in (("-s", 90), ("-m", 320),
+                                                                   ("", 800))]
         return self._new_message(p, chat_id, photo=sizes)
 
     def _m_sendPoll(self, p, chat_id):
@@ -623,6 +626,11 @@ class Standin:
             raise bad_request("MESSAGE_TOO_LONG")
         query["answered"] = True
         return True
+
+    def _m_getFile(self, p, chat_id):
+        file_id = p["file_id"]
+        return {"file_id": file_id, "file_unique_id": file_id[-16:], "file_size": 16,
+                "file_path": f"files/{file_id}"}
 
     def _m_getChat(self, p, chat_id):
         info = {**self.spec.synthesize("ChatFullInfo"), **self.chat(chat_id),

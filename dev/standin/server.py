@@ -24,6 +24,8 @@ Routes
     Read or change :class:`~dev.standin.limits.StandinConfig` fields, plus ``block`` /
     ``unblock`` (lists of chat ids answering 403), ``faults`` (list of
     :class:`~dev.standin.limits.Fault` dicts) and ``clear_faults``.
+``GET /file/bot<token>/<file_path>``
+    File downloads for paths from getFile (placeholder bytes).
 ``GET /``
     A web chat page for talking to the bot as a user.
 
@@ -33,6 +35,7 @@ Control requests never count toward limits or stats.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -42,7 +45,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from .botapi import Standin
+from .botapi import TOKEN_RE, Standin
 from .limits import StandinConfig
 from .spec import ApiError, Upload
 
@@ -59,6 +62,7 @@ def create_app(config: StandinConfig | dict[str, Any] | None = None) -> web.Appl
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STANDIN] = Standin(config)
     app.router.add_route("*", "/bot{token}/{method}", _bot_api)
+    app.router.add_get("/file/bot{token}/{path:.+}", _file_download)
     app.router.add_get("/", _page)
     app.router.add_post("/_standin/updates", _control(_inject))
     app.router.add_get("/_standin/sent", _control(_sent))
@@ -134,6 +138,14 @@ def _reset(standin: Standin, request: web.Request, body: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
+async def _file_download(request: web.Request) -> web.Response:
+    """Downloads of getFile paths: 16 placeholder bytes for any path (PTB's base_file_url)."""
+    if not TOKEN_RE.match(request.match_info["token"]):
+        return web.json_response(ApiError(401, "Unauthorized").payload(), status=401)
+    return web.Response(body=b"standin-file\x00\x01\x02\x03",
+                        content_type="application/octet-stream")
+
+
 async def _page(request: web.Request) -> web.Response:
     return web.Response(text=_PAGE.read_text(encoding="utf-8"), content_type="text/html")
 
@@ -158,7 +170,7 @@ async def _webhook_pusher(app: web.Application):
                     async with session.post(hook["url"], json=update, headers=headers) as resp:
                         error = None if 200 <= resp.status < 300 else \
                             f"Wrong response from the webhook: {resp.status} {resp.reason}"
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as err:
+                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
                     error = f"Connection failed: {type(err).__name__}"
                 if error is None:
                     standin.confirm(update["update_id"])
@@ -172,10 +184,8 @@ async def _webhook_pusher(app: web.Application):
     yield
     standin.close()
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 class StandinServer:

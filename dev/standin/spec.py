@@ -74,7 +74,8 @@ class Spec:
         self.message_methods = frozenset(
             name for name, m in self.methods.items()
             if name.startswith(("send", "copy", "forward"))
-            and m["returns"][0] in ("Message", "Array of Message", "MessageId", "Array of MessageId"))
+            and m["returns"][0] in ("Message", "Array of Message", "MessageId",
+                                    "Array of MessageId"))
 
     @classmethod
     def load(cls, path: Path = SPEC_PATH) -> Spec:

@@ -43,7 +43,8 @@ class Api:
     def ok(self, method: str, **params: Any) -> Any:
         response = self(method, **params)
         body = response.json()
-        assert response.status_code == 200 and body["ok"], body
+        assert response.status_code == 200, body
+        assert body["ok"] is True
         return body["result"]
 
 

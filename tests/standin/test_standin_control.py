@@ -26,7 +26,8 @@ def test_recorder_filters_and_cursor(api, client):
     records = client.sent(since=mark)
     assert [r["method"] for r in records] == ["sendMessage", "sendMessage", "editMessageText"]
     assert records[0]["params"] == {"chat_id": 6001, "text": "a"}
-    assert records[0]["result"] == first and records[0]["time"] > 0
+    assert records[0]["result"] == first
+    assert records[0]["time"] > 0
     assert [r["params"]["text"] for r in client.sent(chat_id=6001)] == ["a", "a2"]
     assert len(client.sent(method="editmessagetext")) == 1
     assert client.sent(since=records[-1]["id"]) == []
@@ -47,12 +48,14 @@ def test_stats_and_reset(api, client):
     api("nope")
     stats = client.stats()
     assert stats["methods"] == {"getMe": 1, "sendMessage": 1}
-    assert stats["rejected"] == 1 and stats["errors"] == {"404": 1}
+    assert stats["rejected"] == 1
+    assert stats["errors"] == {"404": 1}
     last = stats["last_record_id"]
     client.configure(private_burst=9)
     client.reset()
     stats = client.stats()
-    assert stats["methods"] == {} and stats["rejected"] == 0
+    assert stats["methods"] == {}
+    assert stats["rejected"] == 0
     assert client.configure()["private_burst"] == 3  # config back to start values
     again = api.ok("sendMessage", chat_id=6003, text="y")
     assert again["message_id"] == 2  # identifiers never restart
@@ -80,8 +83,10 @@ def test_inject_errors(client):
 
 def test_web_chat_page(server, client):
     page = httpx.get(server.base_url + "/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "/_standin/updates" in page.text and "/_standin/chat" in page.text
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/_standin/updates" in page.text
+    assert "/_standin/chat" in page.text
     assert not re.search(r"""(src|href)=["']https?://""", page.text)  # nothing external
 
 
@@ -93,7 +98,8 @@ def test_command_line_entry_point(tmp_path):
     try:
         line = proc.stdout.readline()
         match = re.fullmatch(r"standin listening on (http://127\.0\.0\.1:(\d+))\n", line)
-        assert match and int(match.group(2)) > 0, line
+        assert match, line
+        assert int(match.group(2)) > 0
         me = httpx.get(f"{match.group(1)}/bot42:abc/getMe").json()
         assert me["result"]["id"] == 42
     finally:

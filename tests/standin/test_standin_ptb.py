@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from telegram import (Bot, BotCommand, ChatMemberBanned, ChatMemberMember,
-                      InlineKeyboardButton, InlineKeyboardMarkup, Message)
+from telegram import (
+    Bot,
+    BotCommand,
+    ChatMemberBanned,
+    ChatMemberMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter
-from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes,
-                          MessageHandler, filters)
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -25,17 +38,22 @@ def test_bot_core_calls(server, client, token):
     async def scenario():
         async with Bot(token, base_url=server.api_base_url) as bot:
             me = await bot.get_me()
-            assert me.is_bot and me.username == "yabot_standin_bot" and me.id == 123456
+            assert me.is_bot
+            assert me.username == "yabot_standin_bot"
+            assert me.id == 123456
             message = await bot.send_message(1001, "Vote?", reply_markup=KEYBOARD)
-            assert isinstance(message, Message) and message.chat.id == 1001
-            assert message.reply_markup == KEYBOARD and message.from_user.id == me.id
+            assert isinstance(message, Message)
+            assert message.chat.id == 1001
+            assert message.reply_markup == KEYBOARD
+            assert message.from_user.id == me.id
             update = await asyncio.to_thread(client.press, 1001, "vote:yes",
                                              message.message_id)
             query_id = update["callback_query"]["id"]
             assert await bot.answer_callback_query(query_id, text="Thanks!") is True
             edited = await bot.edit_message_text("Voted", chat_id=1001,
                                                  message_id=message.message_id)
-            assert edited.text == "Voted" and edited.edit_date is not None
+            assert edited.text == "Voted"
+            assert edited.edit_date is not None
             assert edited.reply_markup is None
             with pytest.raises(BadRequest, match="not modified"):
                 await bot.edit_message_text("Voted", chat_id=1001,
@@ -59,7 +77,8 @@ def test_bot_media_chat_and_admin_calls(server, client, token):
         async with Bot(token, base_url=server.api_base_url) as bot:
             photo = await bot.send_photo(-100200, b"\x89PNG fake bytes", caption="<b>pic</b>",
                                          parse_mode="HTML")
-            assert photo.photo[-1].width == 800 and photo.caption == "pic"
+            assert photo.photo[-1].width == 800
+            assert photo.caption == "pic"
             assert photo.caption_entities[0].type == "bold"
             poll = await bot.send_poll(-100200, "Lunch?", ["Pizza", "Sushi"])
             assert [o.text for o in poll.poll.options] == ["Pizza", "Sushi"]
@@ -73,7 +92,8 @@ def test_bot_media_chat_and_admin_calls(server, client, token):
             assert await bot.unban_chat_member(-100200, 77) is True
             link = await bot.create_chat_invite_link(-100200, name="spring",
                                                      creates_join_request=True)
-            assert link.invite_link.startswith("https://t.me/+") and link.name == "spring"
+            assert link.invite_link.startswith("https://t.me/+")
+            assert link.name == "spring"
             with pytest.raises(BadRequest, match="(?i)hide_requester_missing"):
                 await bot.approve_chat_join_request(-100200, 88)
             await asyncio.to_thread(client.inject_join_request, 88, -100200)
@@ -88,7 +108,8 @@ def test_bot_media_chat_and_admin_calls(server, client, token):
             assert await bot.get_my_commands() == ()
             copy_id = await bot.copy_message(-100200, -100200, poll.message_id)
             forwarded = await bot.forward_message(-100200, -100200, photo.message_id)
-            assert copy_id.message_id > poll.message_id and forwarded.photo
+            assert copy_id.message_id > poll.message_id
+            assert forwarded.photo
             document = await bot.send_document(-100200, b"file", filename="a.txt")
             assert document.document.file_id.startswith("standin-")
     run(scenario())
@@ -152,3 +173,12 @@ def test_application_end_to_end_polling(server, client, token):
     assert texts == ["/start", "You said vote:yes", "shout", "SHOUT"]
     assert client.sent(method="answerCallbackQuery")[0]["params"]["text"] == "Counted"
     assert client.stats()["pending_updates"] == 0
+
+
+def test_file_download(server, client, token):
+    async def scenario():
+        async with Bot(token, base_url=server.api_base_url,
+                       base_file_url=f"{server.base_url}/file/bot") as bot:
+            file = await bot.get_file("AgACAgIAAxk")
+            return bytes(await file.download_as_bytearray())
+    assert len(run(scenario())) == 16

@@ -32,7 +32,8 @@ def test_short_poll_timeout_and_offset_confirmation(api, client):
     assert [u["update_id"] for u in updates] == [first["update_id"], first["update_id"] + 1]
     command = updates[0]["message"]
     assert command["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
-    assert command["from"]["language_code"] == "fr" and command["from"]["first_name"] == "Zoé"
+    assert command["from"]["language_code"] == "fr"
+    assert command["from"]["first_name"] == "Zoé"
     assert len(api.ok("getUpdates", limit=1)) == 1
     assert len(api.ok("getUpdates", offset=first["update_id"] + 1)) == 1
     assert api.ok("getUpdates", offset=first["update_id"] + 2) == []
@@ -43,9 +44,11 @@ def test_callback_update_refers_to_bot_message(api, client):
     sent = api.ok("sendMessage", chat_id=3002, text="Pick", reply_markup=markup)
     update = client.press(3002, "pick:a")
     query = api.ok("getUpdates")[0]["callback_query"]
-    assert query["id"] == update["callback_query"]["id"] and query["data"] == "pick:a"
+    assert query["id"] == update["callback_query"]["id"]
+    assert query["data"] == "pick:a"
     assert query["message"]["message_id"] == sent["message_id"]
-    assert query["message"]["reply_markup"] == markup and query["from"]["id"] == 3002
+    assert query["message"]["reply_markup"] == markup
+    assert query["from"]["id"] == 3002
     with pytest.raises(Exception, match="no inline button"):
         client.press(3002, "pick:zzz", sent["message_id"])
     assert client.press(3002, "pick:zzz", sent["message_id"], force=True)
@@ -122,9 +125,11 @@ def test_webhook_push_with_secret_and_conflict(api, client, receiver):
     assert [(s, u["message"]["text"]) for s, u in handler.received] == [
         ("s3cr3t-_", "before"), ("s3cr3t-_", "after")]
     conflict = api("getUpdates")
-    assert conflict.status_code == 409 and "webhook is active" in conflict.json()["description"]
+    assert conflict.status_code == 409
+    assert "webhook is active" in conflict.json()["description"]
     info = api.ok("getWebhookInfo")
-    assert info["url"] == url and info["pending_update_count"] == 0
+    assert info["url"] == url
+    assert info["pending_update_count"] == 0
     assert "secret_token" not in info
     assert api.ok("deleteWebhook") is True
     assert api.ok("getWebhookInfo")["url"] == ""
@@ -142,7 +147,8 @@ def test_webhook_failure_is_reported_and_retried(api, client, receiver):
     while "last_error_message" not in (info := api.ok("getWebhookInfo")) and \
             time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "500" in info["last_error_message"] and info["pending_update_count"] == 1
+    assert "500" in info["last_error_message"]
+    assert info["pending_update_count"] == 1
     handler.status = 200
     while api.ok("getWebhookInfo")["pending_update_count"] and time.monotonic() < deadline:
         time.sleep(0.05)

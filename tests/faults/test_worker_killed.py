@@ -1,0 +1,49 @@
+"""A worker SIGKILLed in the middle of gift workflows, then restarted: nothing lost or doubled."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import mongo
+from models.db import read_session
+from models.tables import GiftClaim
+from tasks import events, workflows
+from tests.faults.helpers import assert_books_balance, message_counts, register_directly
+from tests.support import start_worker, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_worker_killed_mid_workflow_and_restarted(log_dir, standin, new_user_id) -> None:  # type: ignore[no-untyped-def]
+    members = [new_user_id() for _ in range(20)]
+    register_directly(members)
+    for uid in members:
+        mongo.ensure_member(uid, "es")
+    # Telegram hangs on every message, so both pool processes are caught mid-send.
+    standin.configure(faults=[{"kind": "timeout", "count": 1000, "delay": 30,
+                               "methods": ["sendMessage"]}])
+    first = start_worker(log_dir, name="doomed")
+    try:
+        for uid in members:
+            events.start(workflows.daily_gift(uid, f"kill:{uid}"), command_id=f"kill:{uid}")
+
+        def claims() -> int:
+            with read_session() as session:
+                return session.query(GiftClaim).filter(GiftClaim.user_id.in_(members)).count()
+
+        wait_until(lambda: claims() >= 3 and standin.stats()["forced_faults"] >= 2, timeout=30,
+                   message="the worker busy mid-workflow")
+    finally:
+        first.kill()
+    standin.configure(clear_faults=True)
+
+    second = start_worker(log_dir, name="survivor")
+    try:
+        wait_until(lambda: all(n == 1 for n in [message_counts(standin, members, "Primer regalo")
+                                                [uid] for uid in members]),
+                   timeout=90, interval=0.5, message="every member told of the achievement")
+        gift_messages = message_counts(standin, members, "+10 besitos")
+        assert [gift_messages[uid] for uid in members] == [1] * len(members)
+        assert_books_balance(members, expected_balance=15)
+    finally:
+        second.stop()
