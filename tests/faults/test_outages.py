@@ -1,0 +1,89 @@
+"""Redis and MongoDB outages delay work and lose none of it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from models import mongo
+from models.db import read_session
+from models.tables import PendingCommand, User
+from services import users
+from tasks import events, workflows
+from tests.faults.helpers import assert_books_balance, message_counts, register_directly
+from tests.support import celery_beat, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def beat(log_dir, worker):  # type: ignore[no-untyped-def]
+    process = celery_beat(log_dir).start()
+    process.wait_for_log("beat: Starting", timeout=30)
+    yield process
+    process.stop()
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_redis_stopped_while_members_press_the_gift_button(bot, beat, standin, redis_server,
+                                                           new_user_id) -> None:  # type: ignore[no-untyped-def]
+    members = [new_user_id() for _ in range(5)]
+    register_directly(members)
+    menus = {}
+    for uid in members:
+        mark = standin.mark()
+        standin.inject_message(uid, "/start", first_name="R", language_code="es")
+        menus[uid] = standin.wait_for_message(uid, "mayordomo", since=mark, timeout=15)
+    redis_server.stop()
+    try:
+        for uid in members:
+            standin.press(uid, "m:gift", menus[uid]["result"]["message_id"])
+        # The bot answers each member at once and keeps the work in SQL for the relay.
+        wait_until(lambda: all(message_counts(standin, [u], "Recibido")[u] == 1
+                               for u in members), timeout=30, message="queued answers")
+        with read_session() as session:
+            kept = session.query(PendingCommand).filter(PendingCommand.sent_at.is_(None)).count()
+        assert kept >= len(members)
+    finally:
+        redis_server.start()
+    wait_until(lambda: _redis_up(redis_server.url), timeout=10)
+    wait_until(lambda: all(message_counts(standin, [u], "Primer regalo")[u] == 1
+                           for u in members), timeout=90, interval=0.5,
+               message="every queued gift processed after Redis came back")
+    gifts = message_counts(standin, members, "+10 besitos")
+    assert [gifts[u] for u in members] == [1] * len(members)
+    assert_books_balance(members, expected_balance=15)
+
+
+def test_mongodb_stopped_during_registration(worker, standin, mongo_server, new_user_id) -> None:  # type: ignore[no-untyped-def]
+    members = [new_user_id() for _ in range(5)]
+    mongo_server.stop()
+    try:
+        for uid in members:
+            events.start(workflows.start_member(uid, {"first_name": "M", "language_code": "es"},
+                                                "es", f"mongo:{uid}"), command_id=f"mongo:{uid}")
+        # Registration succeeds without MongoDB: the SQL rows exist, the menu is sent.
+        for uid in members:
+            standin.wait_for_message(uid, "mayordomo", timeout=20)
+        with read_session() as session:
+            assert session.query(User).filter(User.id.in_(members)).count() == len(members)
+            context = users.member_context(session, members[0])
+        assert context is not None and context["degraded"] is True
+    finally:
+        mongo_server.start(timeout=60)
+    mongo.reset_client()
+    # The state converges once MongoDB is back (ensure_state retried with backoff).
+    wait_until(lambda: all(mongo.member_state(uid) is not None for uid in members),
+               timeout=60, interval=0.5, message="Mongo state created for every member")
+    for uid in members:
+        state = mongo.member_state(uid)
+        assert state is not None and state["story"]["position"] == "start"
+    with read_session() as session:
+        context = users.member_context(session, members[0])
+    assert context is not None and context["degraded"] is False
