@@ -68,11 +68,17 @@ YABOT is starting ({len(processes)} processes; content entries loaded: {loaded})
         honcho = Path(sys.executable).parent / "honcho"
         child = subprocess.Popen([str(honcho), "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
                                   "start", *processes], env=env)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+
+        def forward(signum: int, _frame: object) -> None:
+            child.send_signal(signal.SIGTERM)  # honcho stops every process, then exits
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGHUP, forward)
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)
     finally:
         for server in started:
             server.stop()
