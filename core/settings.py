@@ -7,11 +7,10 @@ Secrets are `SecretStr` so they never print in a repr or a log line.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
-from typing import Annotated
-
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 

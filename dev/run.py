@@ -52,13 +52,17 @@ def main() -> int:
         except mongo.UNAVAILABLE:
             loaded = 0
             print("MongoDB unreachable: content not loaded now (members get defaults)")
+        redis_kind = "embedded, " if any(s.name == "redis" for s in started) else ""
+        mongo_kind = "embedded SecantusDB, " if any(s.name == "mongo" for s in started) else ""
+        api = f"http://127.0.0.1:{env['API_PORT']}"
         print(f"""
 YABOT is starting ({len(processes)} processes; content entries loaded: {loaded})
   SQL       {env['DATABASE_URL'].split('@')[-1]}
-  Redis     {'embedded, ' if any(s.name == 'redis' for s in started) else ''}port {env['REDIS_URL'].rsplit(':', 1)[-1]}
-  MongoDB   {'embedded SecantusDB, ' if any(s.name == 'mongo' for s in started) else ''}{env['MONGODB_URI'].split('@')[-1]}
-  API       http://127.0.0.1:{env['API_PORT']}/docs   health: http://127.0.0.1:{env['API_PORT']}/health
-  Flower    http://127.0.0.1:{env['FLOWER_PORT']}   user {env['FLOWER_USER']} / password {env['FLOWER_PASSWORD']}""")
+  Redis     {redis_kind}port {env['REDIS_URL'].rsplit(':', 1)[-1]}
+  MongoDB   {mongo_kind}{env['MONGODB_URI'].split('@')[-1]}
+  API       {api}/docs   health: {api}/health
+  Flower    http://127.0.0.1:{env['FLOWER_PORT']}   user {env['FLOWER_USER']} / password \
+{env['FLOWER_PASSWORD']}""")
         if "standin" in processes:
             print(f"  Telegram  stand-in (no TELEGRAM_TOKEN): chat with the bot at "
                   f"http://127.0.0.1:{env['STANDIN_PORT']}/")

@@ -33,7 +33,8 @@ def client() -> pymongo.MongoClient[dict[str, Any]]:
         timeout = settings.mongodb_timeout_ms
         _client = pymongo.MongoClient(
             settings.mongodb_uri.get_secret_value(),
-            serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout, socketTimeoutMS=timeout * 5,
+            serverSelectionTimeoutMS=timeout, connectTimeoutMS=timeout,
+            socketTimeoutMS=timeout * 5,
             tz_aware=True,
         )
     return _client

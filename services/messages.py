@@ -49,8 +49,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "btn.menu": "⬅️ Menu",
         "gift.claimed": "🎁 Gift claimed! +{amount} besitos.\n🔥 Streak: {streak} day(s).\n"
                         "💰 Balance: {balance} besitos.",
-        "gift.denied": "⏳ You already claimed today's gift. Come back in {hours} h {minutes} min.",
-        "gift.queued": "⏳ Received. We are busy right now: I will tell you as soon as it is done.",
+        "gift.denied": "⏳ You already claimed today's gift. "
+                       "Come back in {hours} h {minutes} min.",
+        "gift.queued": "⏳ Received. We are busy right now: "
+                       "I will tell you as soon as it is done.",
         "mission.completed": "✅ Mission completed: {title}. +{besitos} besitos.\n"
                              "💰 Balance: {balance} besitos.",
         "achievement.unlocked": "🏆 Achievement unlocked: {title} ({tier}). +{besitos} besitos.\n"

@@ -22,7 +22,7 @@ import redis
 from celery import Task
 
 from core.settings import get_settings
-from models.db import read_session, unit_of_work
+from models.db import unit_of_work
 from models.tables import Delivery
 from services import users
 from tasks.base import TelegramUnavailable, YabotTask
@@ -101,7 +101,8 @@ def limiter_wait(chat_id: int | str) -> float:
     """Take a slot for one message to `chat_id`, or say how many seconds to wait."""
     settings = get_settings()
     if isinstance(chat_id, int) and chat_id > 0:
-        chat_interval, chat_burst = 1000.0 / settings.telegram_chat_rate, settings.telegram_chat_burst
+        chat_interval = 1000.0 / settings.telegram_chat_rate
+        chat_burst = settings.telegram_chat_burst
     else:  # groups and channels
         chat_interval, chat_burst = 60000.0 / settings.telegram_group_per_minute, 1
     script = redis_client().register_script(_LIMIT_SCRIPT)

@@ -2,11 +2,13 @@
 
 Daily gift (🎁)::
 
-    [register →] gifts.claim ──(outbox: gift.claimed)──▶ group(
-                                          missions.progress  ─(mission.completed)─▶ achievements.check, notify.member
-                                          achievements.check ─(achievement.unlocked)─▶ notify.member
-                                          notify.member      ─▶ telegram (limited, once per event)
-                                        )
+    [users.register →] gifts.claim
+        ══(outbox: gift.claimed)══▶ group(missions.progress, achievements.check, notify.member)
+    missions.progress
+        ══(mission.completed)══▶ group(achievements.check, notify.member)
+    achievements.check
+        ══(achievement.unlocked)══▶ notify.member
+    notify.member ─▶ tasks.telegram.deliver (limited, once per event)
 
 The link from a step to the group that reacts to it is the transactional outbox, not a
 chain link held only in the broker: the claim commits its event with the money, and the
