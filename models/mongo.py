@@ -89,17 +89,26 @@ def ensure_member(user_id: int, language: str) -> bool:
     return result.upserted_id is not None
 
 
-def apply_once(user_id: int, event_id: str, update: dict[str, Any]) -> bool:
+def apply_once(user_id: int, event_id: str, update: dict[str, Any],
+               language: str) -> tuple[bool, dict[str, Any]]:
     """Apply `update` to the member's state unless `event_id` was applied already.
 
-    The document must exist (call ensure_member first). Returns True when applied now.
+    One round trip: creates the document if missing (with the defaults the update does not
+    touch) and returns it as it is afterwards. Returns (applied_now, state).
     """
-    update = dict(update)
-    push = dict(update.pop("$push", {}))
-    push["applied"] = {"$each": [event_id], "$slice": -APPLIED_KEEP}
-    update["$push"] = push
-    result = members().update_one({"_id": user_id, "applied": {"$ne": event_id}}, update)
-    return result.modified_count == 1
+    update = {op: dict(fields) for op, fields in update.items()}
+    update.setdefault("$push", {})["applied"] = {"$each": [event_id], "$slice": -APPLIED_KEEP}
+    touched = {path.split(".", 1)[0] for fields in update.values() for path in fields}
+    update["$setOnInsert"] = {key: value for key, value in
+                              new_member_state(user_id, language).items()
+                              if key != "_id" and key not in touched}
+    try:
+        state = members().find_one_and_update(
+            {"_id": user_id, "applied": {"$ne": event_id}}, update, upsert=True,
+            return_document=pymongo.ReturnDocument.AFTER)
+    except pymongo.errors.DuplicateKeyError:  # the document exists and has the event
+        return False, members().find_one({"_id": user_id}) or {}
+    return True, state or {}
 
 
 def activity_entry(kind: str, at: datetime | None = None, **data: Any) -> dict[str, Any]:

@@ -30,10 +30,9 @@ def record_and_find_unlocks(event: dict[str, Any]) -> list[Achievement]:
         return []
     payload = event["payload"]
     user_id = int(payload["user_id"])
-    mongo.ensure_member(user_id, payload.get("lang", get_settings().default_language))
     field = counter_field(event["type"])
-    mongo.apply_once(user_id, f"achievements:{event['id']}", {"$inc": {field: 1}})
-    state = mongo.member_state(user_id) or {}
+    _, state = mongo.apply_once(user_id, f"achievements:{event['id']}", {"$inc": {field: 1}},
+                                payload.get("lang", get_settings().default_language))
     count = state.get("counters", {}).get(field.split(".", 1)[1], 0)
     unlocked = state.get("achievements", {})
     return [a for a in relevant if count >= a.rule.threshold and a.id not in unlocked]

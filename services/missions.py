@@ -51,7 +51,6 @@ def record_progress(event: dict[str, Any]) -> list[tuple[Mission, str]]:
         return []
     payload = event["payload"]
     user_id = int(payload["user_id"])
-    mongo.ensure_member(user_id, payload.get("lang", get_settings().default_language))
     at = _event_time(event)
     periods = {m.id: period_of(m, at) for m in relevant}
     increments: dict[str, int] = {}
@@ -67,8 +66,8 @@ def record_progress(event: dict[str, Any]) -> list[tuple[Mission, str]]:
         update["$inc"] = increments
     if maxima:
         update["$max"] = maxima
-    mongo.apply_once(user_id, f"missions:{event['id']}", update)
-    state = mongo.member_state(user_id) or {}
+    _, state = mongo.apply_once(user_id, f"missions:{event['id']}", update,
+                                payload.get("lang", get_settings().default_language))
     done = []
     for mission in relevant:
         slot = state.get("missions", {}).get(mission.id, {}).get(periods[mission.id], {})
