@@ -34,10 +34,10 @@ def create_webhook_app(application: Application, secret: str) -> Starlette:
             return JSONResponse({"detail": "update too large"}, status_code=413)
         try:
             data = json.loads(body)
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise ValueError("an update is an object with an integer update_id")
             update = Update.de_json(data, application.bot)
         except Exception:
-            return JSONResponse({"detail": "malformed update"}, status_code=400)
-        if update is None:
             return JSONResponse({"detail": "malformed update"}, status_code=400)
         await application.update_queue.put(update)
         return Response(status_code=200)
