@@ -73,7 +73,10 @@ def reactions(event: dict[str, Any]) -> Signature | None:
     names = subscribers(event["type"])
     if not names:
         return None
-    return group(signature(name, args=(event,), immutable=True) for name in names)
+    # Flower and the logs show the event id, not the whole payload.
+    shown = f"(<event {event['id']}>,)"
+    return group(signature(name, args=(event,), immutable=True).set(argsrepr=shown)
+                 for name in names)
 
 
 def _send(messages: Iterable[dict[str, Any]]) -> list[str]:

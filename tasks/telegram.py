@@ -22,7 +22,7 @@ import redis
 from celery import Task
 
 from core.settings import get_settings
-from models.db import unit_of_work
+from models.db import read_session, unit_of_work
 from models.tables import Delivery
 from services import users
 from tasks.base import TelegramUnavailable, YabotTask
@@ -129,6 +129,11 @@ def call(method: str, params: dict[str, Any]) -> Any:
                         str(body.get("description", "")), retry_after)
 
 
+DONE = ("sent", "blocked", "rejected")
+SENT = b"sent"
+SENT_MEMORY_MS = 7 * 24 * 3600 * 1000  # how long Redis remembers a send SQL may not know
+
+
 class Busy(Exception):
     """Another attempt holds this delivery's lease (it is sending right now)."""
 
@@ -136,37 +141,41 @@ class Busy(Exception):
 def _claim(key: str, chat_id: int) -> bool:
     """Take the delivery's lease. False when it is done already; Busy while another holds it.
 
-    The row is written before the call to Telegram, so two copies of one task never both
-    send; a lease older than TELEGRAM_SEND_LEASE seconds belongs to an attempt that died.
+    Done-ness is the `deliveries` row (SQL, read without a write lock); the lease is a Redis
+    key that lives TELEGRAM_SEND_LEASE seconds, so two copies of one task never both send,
+    and an attempt that died frees its lease by expiry.
     """
-    now = datetime.now(UTC)
-    with unit_of_work() as session:
+    with read_session() as session:
         row = session.get(Delivery, key)
-        if row is None:
-            session.add(Delivery(key=key, chat_id=chat_id, status="sending", attempts=1,
-                                 leased_at=now))
-            return True
-        if row.status in ("sent", "blocked", "rejected"):
+        if row is not None and row.status in DONE:
             return False
-        leased = row.leased_at and (row.leased_at if row.leased_at.tzinfo
-                                    else row.leased_at.replace(tzinfo=UTC))
-        if row.status == "sending" and leased and \
-                (now - leased).total_seconds() < get_settings().telegram_send_lease:
-            raise Busy(key)
-        row.status, row.leased_at = "sending", now
-        row.attempts = (row.attempts or 0) + 1
+    lease_ms = int(get_settings().telegram_send_lease * 1000)
+    if redis_client().set(_lease(key), "sending", nx=True, px=lease_ms):
         return True
+    if redis_client().get(_lease(key)) == SENT:  # sent, but the SQL record did not land
+        _record(key, chat_id, "sent")
+        return False
+    raise Busy(key)
+
+
+def _lease(key: str) -> str:
+    return f"tg:lease:{key}"
+
+
+def _release(key: str) -> None:
+    redis_client().delete(_lease(key))
 
 
 def _record(key: str, chat_id: int, status: str, message_id: int | None = None,
             error: str | None = None) -> None:
-    """The outcome of an attempt: sent / blocked / rejected end it; `retry` frees the lease."""
+    """The final outcome of a delivery: sent, blocked or rejected (one write)."""
     with unit_of_work() as session:
         row = session.get(Delivery, key)
         if row is None:
-            row = Delivery(key=key, chat_id=chat_id, status=status, attempts=1)
+            row = Delivery(key=key, chat_id=chat_id, status=status, attempts=0)
             session.add(row)
         row.status, row.message_id, row.error = status, message_id, error
+        row.attempts = (row.attempts or 0) + 1
         row.sent_at = datetime.now(UTC) if status == "sent" else None
         if status == "blocked" and chat_id > 0:
             users.mark_unreachable(session, chat_id)
@@ -190,7 +199,7 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
     except TelegramError as exc:
         if exc.code == 429:
             logger.warning("telegram 429 on %s; retry after %ss", method, exc.retry_after)
-            _record(key, chat_id, "retry", error=exc.description[:300])
+            _release(key)
             raise task.retry(countdown=float(exc.retry_after or 1),
                              max_retries=RATE_LIMIT_RETRIES) from exc
         if exc.code == 403:
@@ -203,8 +212,11 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
         _record(key, chat_id, "rejected", error=exc.description[:300])
         raise
     except Exception:
-        _record(key, chat_id, "retry")  # free the lease for the retry
+        _release(key)  # the retry may send
         raise
+    # Remember the send in Redis first: if the SQL write below fails, the retry must not
+    # send a second copy.
+    redis_client().set(_lease(key), SENT, px=SENT_MEMORY_MS)
     message_id = result.get("message_id") if isinstance(result, dict) else None
     _record(key, chat_id, "sent", message_id=message_id)
     return result

@@ -42,3 +42,19 @@ def test_blocked_member_is_marked_unreachable_and_not_retried(worker, standin, u
             assert session.get(Delivery, f"blocked:{user_id}").attempts == 1  # type: ignore[union-attr]
     finally:
         standin.unblock(user_id)
+
+
+def test_a_send_redis_remembers_is_not_repeated_when_sql_missed_it(worker, standin,
+                                                                   user_id) -> None:
+    register_directly([user_id])
+    key = f"remembered:{user_id}"
+    telegram.redis_client().set(f"tg:lease:{key}", telegram.SENT, px=60_000)
+    telegram.send.delay(key, user_id, "sendMessage", {"chat_id": user_id, "text": "once"})
+
+    def status() -> str | None:
+        with read_session() as session:
+            row = session.get(Delivery, key)
+            return row.status if row else None
+
+    assert wait_until(status, timeout=15) == "sent"
+    assert standin.sent(chat_id=user_id) == []
