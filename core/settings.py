@@ -56,13 +56,9 @@ class Settings(BaseSettings):
     gift_vip_multiplier: float = 2.0
     default_language: str = "es"
 
-    # --- processes -----------------------------------------------------------------------
+    # --- processes (Flower and the stand-in read FLOWER_* / STANDIN_PORT in the Procfile) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    flower_port: int = 5555
-    flower_user: str = "admin"
-    flower_password: SecretStr | None = None
-    standin_port: int = 8081
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
