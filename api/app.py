@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from api import VERSION, health, members, problems
+from api import VERSION, health, members, metrics, problems
 from core import context
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def create_app() -> FastAPI:
     problems.install(application)
     application.middleware("http")(_correlation)
     application.include_router(health.router)
+    application.include_router(metrics.router)
     application.include_router(members.router, prefix=API_PREFIX)
     logger.debug("YABOT API %s created", VERSION)
     return application

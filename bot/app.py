@@ -21,7 +21,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import menu
+from bot import callbacks
+from bot.handlers import menu, store
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     application.bot_data["admin_chat_id"] = settings.admin_chat_id
     application.add_handler(CommandHandler("start", menu.start))
     application.add_handler(CommandHandler("help", menu.help_command))
+    application.add_handler(CallbackQueryHandler(store.button, pattern=callbacks.STORE_PREFIX))
     application.add_handler(CallbackQueryHandler(menu.button))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, menu.text))
     application.add_error_handler(on_error)

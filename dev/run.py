@@ -41,11 +41,14 @@ def main() -> int:
 
         from core.settings import reset_settings
         from models import mongo
+        from models.db import unit_of_work
         from models.migrate import upgrade
-        from services import content
+        from services import content, store
 
         reset_settings()
         upgrade()
+        with unit_of_work() as session:
+            store.sync_stock(session)
         try:
             mongo.ensure_indexes()
             loaded = content.sync_to_store()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,14 +17,29 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every database: SQLite keeps no offset, so values read
+    back from it are marked UTC (what we write is always UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime()}
 
 
 class User(Base):
@@ -184,4 +199,55 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ItemStock(Base):
+    """Units left of a store item with a limited stock (seeded from content once)."""
+
+    __tablename__ = "item_stock"
+    __table_args__ = (CheckConstraint("remaining >= 0", name="stock_not_negative"),)
+
+    item_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    remaining: Mapped[int] = mapped_column(Integer)
+
+
+class InventoryLine(Base):
+    """How many units of an item a member holds (stacked)."""
+
+    __tablename__ = "inventory"
+    __table_args__ = (UniqueConstraint("user_id", "item_id", name="uq_inventory_user_item"),
+                      CheckConstraint("quantity >= 0", name="quantity_not_negative"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Purchase(Base):
+    """One store purchase, unique by the request that asked for it."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (Index("ix_purchases_user_item", "user_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    price: Mapped[int] = mapped_column(BigInteger)
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ItemUse(Base):
+    """One use of a consumable, unique by the request that asked for it."""
+
+    __tablename__ = "item_uses"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(40))
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

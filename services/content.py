@@ -58,6 +58,28 @@ class Achievement(BaseModel):
     secret: bool = False
 
 
+Rarity = Literal["common", "uncommon", "rare", "epic", "legendary"]
+
+
+class Item(BaseModel):
+    """A store item. `stock` None = unlimited; `per_member_limit` None = no limit."""
+
+    id: str = Field(pattern=r"^[a-z0-9-]{1,32}$")  # short: it travels in callback data
+    title: Text
+    description: Text
+    category: str = Field(min_length=1, max_length=32)
+    rarity: Rarity
+    price: int = Field(gt=0)
+    vip_only: bool = False
+    vip_price: int | None = Field(default=None, gt=0)
+    stock: int | None = Field(default=None, ge=0)
+    per_member_limit: int | None = Field(default=None, gt=0)
+    consumable: bool = False
+
+    def price_for(self, vip: bool) -> int:
+        return self.vip_price if vip and self.vip_price is not None else self.price
+
+
 def _load(name: str, model: type[BaseModel]) -> list:  # type: ignore[type-arg]
     path = CONTENT_DIR / name
     items = TypeAdapter(list[model]).validate_python(yaml.safe_load(path.read_text()) or [])
@@ -78,9 +100,19 @@ def achievements() -> tuple[Achievement, ...]:
     return tuple(_load("achievements.yaml", Achievement))
 
 
+@lru_cache(maxsize=1)
+def items() -> tuple[Item, ...]:
+    return tuple(_load("items.yaml", Item))
+
+
+def item(item_id: str) -> Item | None:
+    return next((entry for entry in items() if entry.id == item_id), None)
+
+
 def reload() -> None:
     missions.cache_clear()
     achievements.cache_clear()
+    items.cache_clear()
 
 
 def sync_to_store() -> int:
@@ -88,9 +120,10 @@ def sync_to_store() -> int:
     from models import mongo
 
     count = 0
-    for kind, items in (("mission", missions()), ("achievement", achievements())):
-        for item in items:
-            mongo.catalog().update_one({"kind": kind, "key": item.id},
-                                       {"$set": {"data": item.model_dump()}}, upsert=True)
+    for kind, entries in (("mission", missions()), ("achievement", achievements()),
+                          ("item", items())):
+        for entry in entries:
+            mongo.catalog().update_one({"kind": kind, "key": entry.id},
+                                       {"$set": {"data": entry.model_dump()}}, upsert=True)
             count += 1
     return count

@@ -38,6 +38,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "unknown_button": "Ese botón ya no está disponible. Aquí tienes el menú.",
         "unavailable": "Ahora mismo no puedo hacer eso. Inténtalo en un momento, por favor.",
         "working": "Un momento…",
+        "btn.store": "🛍️ Tienda",
+        "btn.inventory": "🎒 Inventario",
+        "btn.buy": "🛒 Comprar por {price} besitos",
+        "btn.use": "✨ Usar {title}",
+        "store": "🛍️ Tienda. Tu saldo: {balance} besitos.\nElige un artículo:",
+        "store.empty": "🛍️ La tienda está vacía por ahora.",
+        "store.sold_out": "agotado",
+        "store.item": "{title}\n{description}\n\n✨ {rarity} · {category}\n💋 Precio: {price} "
+                      "besitos",
+        "store.vip_price": "👑 Precio VIP: {price} besitos (normal: {normal})",
+        "store.vip_only": "👑 Solo para VIP",
+        "store.stock": "📦 Quedan {remaining}",
+        "store.limit": "🔒 Máximo {limit} por persona",
+        "store.owned": "🎒 Tienes {owned}",
+        "inventory": "🎒 Tu inventario:",
+        "inventory.empty": "🎒 Tu inventario está vacío. Pásate por la tienda.",
+        "item.purchased": "🛍️ ¡Compraste {title}! -{price} besitos.\n💰 Saldo: {balance} "
+                          "besitos.",
+        "item.used": "✨ Usaste {title}. Te quedan {remaining}.",
+        "refused.unknown_item": "Ese artículo ya no está en la tienda.",
+        "refused.vip_only": "👑 {title} es solo para miembros VIP.",
+        "refused.sold_out": "😔 {title} se ha agotado.",
+        "refused.limit_reached": "🔒 Ya tienes el máximo de {title} por persona.",
+        "refused.insufficient_funds": "💸 No te alcanzan los besitos para {title}.\n"
+                                      "💰 Saldo: {balance} besitos.",
+        "refused.not_owned": "🎒 No tienes {title} en tu inventario.",
+        "refused.not_consumable": "{title} no se puede usar.",
+        "refused.refused": "No he podido hacer eso con {title}.",
     },
     "en": {
         "welcome": "Hello! I am the butler of this house. Here you earn besitos, complete "
@@ -66,12 +94,49 @@ TEXTS: dict[str, dict[str, str]] = {
         "unknown_button": "That button is no longer available. Here is the menu.",
         "unavailable": "I cannot do that right now. Please try again in a moment.",
         "working": "One moment…",
+        "btn.store": "🛍️ Store",
+        "btn.inventory": "🎒 Inventory",
+        "btn.buy": "🛒 Buy for {price} besitos",
+        "btn.use": "✨ Use {title}",
+        "store": "🛍️ Store. Your balance: {balance} besitos.\nPick an item:",
+        "store.empty": "🛍️ The store is empty for now.",
+        "store.sold_out": "sold out",
+        "store.item": "{title}\n{description}\n\n✨ {rarity} · {category}\n💋 Price: {price} "
+                      "besitos",
+        "store.vip_price": "👑 VIP price: {price} besitos (regular: {normal})",
+        "store.vip_only": "👑 VIP only",
+        "store.stock": "📦 {remaining} left",
+        "store.limit": "🔒 At most {limit} per member",
+        "store.owned": "🎒 You have {owned}",
+        "inventory": "🎒 Your inventory:",
+        "inventory.empty": "🎒 Your inventory is empty. Have a look at the store.",
+        "item.purchased": "🛍️ You bought {title}! -{price} besitos.\n💰 Balance: {balance} "
+                          "besitos.",
+        "item.used": "✨ You used {title}. {remaining} left.",
+        "refused.unknown_item": "That item is no longer in the store.",
+        "refused.vip_only": "👑 {title} is for VIP members only.",
+        "refused.sold_out": "😔 {title} is sold out.",
+        "refused.limit_reached": "🔒 You already have the most {title} one member may buy.",
+        "refused.insufficient_funds": "💸 Not enough besitos for {title}.\n"
+                                      "💰 Balance: {balance} besitos.",
+        "refused.not_owned": "🎒 You have no {title} in your inventory.",
+        "refused.not_consumable": "{title} cannot be used.",
+        "refused.refused": "I could not do that with {title}.",
     },
 }
 
 REASONS = {
-    "es": {"daily_gift": "Regalo diario", "mission": "Misión", "achievement": "Logro"},
-    "en": {"daily_gift": "Daily gift", "mission": "Mission", "achievement": "Achievement"},
+    "es": {"daily_gift": "Regalo diario", "mission": "Misión", "achievement": "Logro",
+           "purchase": "Compra"},
+    "en": {"daily_gift": "Daily gift", "mission": "Mission", "achievement": "Achievement",
+           "purchase": "Purchase"},
+}
+
+RARITIES = {
+    "es": {"common": "común", "uncommon": "poco común", "rare": "raro", "epic": "épico",
+           "legendary": "legendario"},
+    "en": {"common": "common", "uncommon": "uncommon", "rare": "rare", "epic": "epic",
+           "legendary": "legendary"},
 }
 
 
@@ -99,6 +164,7 @@ def _button(language: str, key: str, data: str) -> dict[str, str]:
 def menu_keyboard(language: str) -> dict[str, Any]:
     return {"inline_keyboard": [
         [_button(language, "btn.gift", "m:gift")],
+        [_button(language, "btn.store", "s:list"), _button(language, "btn.inventory", "i:list")],
         [_button(language, "btn.wallet", "m:wallet"), _button(language, "btn.help", "m:help")],
     ]}
 
@@ -147,6 +213,82 @@ def _achievement_title(achievement_id: str, language: str) -> str:
     return achievement_id
 
 
+def _item_title(item_id: str, language: str) -> str:
+    item = content.item(item_id)
+    return item.title.get(language) if item is not None else item_id
+
+
+def store_keyboard(language: str) -> dict[str, Any]:
+    return {"inline_keyboard": [[_button(language, "btn.store", "s:list"),
+                                 _button(language, "btn.inventory", "i:list")],
+                                [_button(language, "btn.menu", "m:menu")]]}
+
+
+def store_view(language: str, balance: int, offers: list[Any]) -> Rendered:
+    """The item list: one button per item with the member's price; sold out marked.
+
+    `offers` are `services.store.Offer`s (typed loosely: messages does not import services
+    that touch SQL)."""
+    if not offers:
+        return Rendered(t(language, "store.empty"), store_keyboard(language))
+    rows: list[list[dict[str, str]]] = []
+    for offer in offers:
+        label = f"{offer.item.title.get(language)} · {offer.price} 💋"
+        if offer.item.vip_only:
+            label = "👑 " + label
+        if offer.sold_out:
+            label += f" ({t(language, 'store.sold_out')})"
+        rows.append([{"text": label, "callback_data": f"s:item:{offer.item.id}"}])
+    rows += store_keyboard(language)["inline_keyboard"][:1]
+    rows.append([_button(language, "btn.menu", "m:menu")])
+    return Rendered(t(language, "store", balance=balance), {"inline_keyboard": rows})
+
+
+def item_view(language: str, offer: Any) -> Rendered:
+    """One item: description, the member's price, stock and limit, and a Buy button."""
+    item = offer.item
+    parts = [t(language, "store.item", title=item.title.get(language),
+               description=item.description.get(language),
+               rarity=RARITIES.get(language, RARITIES["es"])[item.rarity],
+               category=item.category, price=item.price)]
+    if offer.price != item.price:
+        parts.append(t(language, "store.vip_price", price=offer.price, normal=item.price))
+    if item.vip_only:
+        parts.append(t(language, "store.vip_only"))
+    if offer.remaining is not None:
+        parts.append(t(language, "store.stock", remaining=max(offer.remaining, 0)))
+    if item.per_member_limit is not None:
+        parts.append(t(language, "store.limit", limit=item.per_member_limit))
+    if offer.owned:
+        parts.append(t(language, "store.owned", owned=offer.owned))
+    rows: list[list[dict[str, str]]] = []
+    if offer.sold_out:
+        parts.append(f"❌ {t(language, 'store.sold_out')}")
+    else:
+        rows.append([{"text": t(language, "btn.buy", price=offer.price),
+                      "callback_data": f"s:buy:{item.id}"}])
+    rows.append([_button(language, "btn.store", "s:list"),
+                 _button(language, "btn.menu", "m:menu")])
+    return Rendered("\n".join(parts), {"inline_keyboard": rows})
+
+
+def inventory_view(language: str, lines: list[tuple[str, int]]) -> Rendered:
+    """What the member holds, stacked, with a Use button for each consumable."""
+    if not lines:
+        return Rendered(t(language, "inventory.empty"), store_keyboard(language))
+    parts = [t(language, "inventory")]
+    rows: list[list[dict[str, str]]] = []
+    for item_id, quantity in lines:
+        item = content.item(item_id)
+        title = item.title.get(language) if item is not None else item_id
+        parts.append(f"• {title} × {quantity}")
+        if item is not None and item.consumable:
+            rows.append([{"text": t(language, "btn.use", title=title),
+                          "callback_data": f"i:use:{item_id}"}])
+    rows += store_keyboard(language)["inline_keyboard"]
+    return Rendered("\n".join(parts), {"inline_keyboard": rows})
+
+
 def for_event(event: dict[str, Any]) -> Rendered | None:
     """The message a member gets for an event, or None when the event tells them nothing."""
     payload = event["payload"]
@@ -165,6 +307,20 @@ def for_event(event: dict[str, Any]) -> Rendered | None:
     elif kind == "achievement.unlocked":
         text = t(language, kind, title=_achievement_title(payload["achievement_id"], language),
                  tier=payload["tier"], besitos=payload["besitos"], balance=payload["balance"])
+    elif kind == "item.purchased":
+        text = t(language, kind, title=_item_title(payload["item_id"], language),
+                 price=payload["price"], balance=payload["balance"])
+        return Rendered(text, store_keyboard(language))
+    elif kind == "item.used":
+        text = t(language, kind, title=_item_title(payload["item_id"], language),
+                 remaining=payload["remaining"])
+        return Rendered(text, store_keyboard(language))
+    elif kind in ("item.purchase_refused", "item.use_refused"):
+        reason = str(payload.get("reason"))
+        key = f"refused.{reason}" if f"refused.{reason}" in TEXTS["es"] else "refused.refused"
+        text = t(language, key, title=_item_title(payload["item_id"], language),
+                 balance=payload.get("balance", "?"))
+        return Rendered(text, store_keyboard(language))
     else:
         return None
     return Rendered(text, back_keyboard(language))

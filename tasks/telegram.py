@@ -21,6 +21,7 @@ import httpx
 import redis
 from celery import Task
 
+from core import metrics
 from core.settings import get_settings
 from models.db import read_session, unit_of_work
 from models.tables import Delivery
@@ -199,17 +200,20 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
     except TelegramError as exc:
         if exc.code == 429:
             logger.warning("telegram 429 on %s; retry after %ss", method, exc.retry_after)
+            metrics.record_telegram(method, "429")
             _release(key)
             raise task.retry(countdown=float(exc.retry_after or 1),
                              max_retries=RATE_LIMIT_RETRIES) from exc
         if exc.code == 403:
             logger.info("chat blocked the bot; delivery %s dropped", key)
             _record(key, chat_id, "blocked", error=exc.description[:300])
+            metrics.record_telegram(method, "blocked")
             return None
         if exc.code == 400 and "not modified" in exc.description:
             _record(key, chat_id, "sent")
             return None
         _record(key, chat_id, "rejected", error=exc.description[:300])
+        metrics.record_telegram(method, "rejected")
         raise
     except Exception:
         _release(key)  # the retry may send
@@ -217,6 +221,7 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
     # Remember the send in Redis first: if the SQL write below fails, the retry must not
     # send a second copy.
     redis_client().set(_lease(key), SENT, px=SENT_MEMORY_MS)
+    metrics.record_telegram(method, "sent")
     message_id = result.get("message_id") if isinstance(result, dict) else None
     _record(key, chat_id, "sent", message_id=message_id)
     return result

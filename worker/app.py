@@ -18,6 +18,7 @@ TASK_MODULES = [
     "tasks.gifts",
     "tasks.missions",
     "tasks.achievements",
+    "tasks.store",
     "tasks.notify",
     "tasks.telegram",
     "tasks.deadletters",

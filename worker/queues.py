@@ -5,7 +5,7 @@ from enum import StrEnum
 
 class Queue(StrEnum):
     DEFAULT = "default"  # registration, outbox relay, dead letters
-    GAMIFICATION = "gamification"  # gifts, missions, achievements
+    GAMIFICATION = "gamification"  # gifts, missions, achievements, store
     TELEGRAM = "telegram"  # every outbound Bot API call (rate limited)
     BROADCAST = "broadcast"  # large fan-out sends (later issues)
     SCHEDULED = "scheduled"  # beat-driven jobs (later issues)
@@ -18,6 +18,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "tasks.gifts.*": {"queue": Queue.GAMIFICATION},
     "tasks.missions.*": {"queue": Queue.GAMIFICATION},
     "tasks.achievements.*": {"queue": Queue.GAMIFICATION},
+    "tasks.store.*": {"queue": Queue.GAMIFICATION},
     "tasks.notify.*": {"queue": Queue.TELEGRAM},
     "tasks.telegram.*": {"queue": Queue.TELEGRAM},
     "bench.*": {"queue": Queue.DEFAULT},

@@ -1,14 +1,18 @@
-"""Process and message hooks: fresh clients after fork, correlation ids across tasks."""
+"""Process and message hooks: fresh clients after fork, correlation ids across tasks,
+task metrics (counts and latency per task name, in Redis: `core/metrics.py`)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import signals
 
-from core import context
+from core import context, metrics
 from core.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 
 @signals.worker_process_init.connect
@@ -36,6 +40,56 @@ def _enter_correlation(task: Any = None, **_: Any) -> None:
 @signals.task_postrun.connect
 def _leave_correlation(**_: Any) -> None:
     context.correlation_id.set(None)
+
+
+# --- task metrics: noted in-process during the attempt, written once when it ends -------
+
+# task id → (start time, outcome). A pool child runs one task at a time, a thread or
+# gevent pool several: keyed by id, so concurrent attempts do not mix.
+_attempts: dict[str, list[Any]] = {}
+_POSTRUN_STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
+
+
+def _note(task_id: str | None, outcome: str) -> None:
+    attempt = _attempts.get(task_id or "")
+    if attempt is not None:
+        attempt[1] = outcome
+
+
+@signals.task_prerun.connect
+def _metrics_start(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _attempts[task_id] = [time.perf_counter(), None]
+
+
+@signals.task_success.connect
+def _metrics_success(sender: Any = None, **_: Any) -> None:
+    try:
+        _note(sender.request.id, "succeeded")
+    except Exception as exc:  # metrics never break a task
+        logger.debug("metrics: success not noted: %s", exc)
+
+
+@signals.task_failure.connect
+def _metrics_failure(task_id: str | None = None, **_: Any) -> None:
+    _note(task_id, "failed")
+
+
+@signals.task_retry.connect
+def _metrics_retry(request: Any = None, **_: Any) -> None:
+    _note(getattr(request, "id", None), "retried")
+
+
+@signals.task_postrun.connect
+def _metrics_end(task_id: str | None = None, task: Any = None, state: str | None = None,
+                 **_: Any) -> None:
+    try:
+        started, outcome = _attempts.pop(task_id or "", (None, None))
+        seconds = None if started is None else time.perf_counter() - started
+        outcome = outcome or _POSTRUN_STATES.get(state or "")
+        metrics.record_task(getattr(task, "name", None) or "unknown", outcome, seconds)
+    except Exception as exc:  # metrics never break a task
+        logger.debug("metrics: task end not recorded: %s", exc)
 
 
 @signals.after_setup_logger.connect

@@ -38,7 +38,7 @@ def ledger(user_id: int) -> list[tuple[str, int]]:
 def event_types(user_id: int) -> Counter[str]:
     with read_session() as session:
         rows = session.scalars(select(OutboxEvent).where(
-            OutboxEvent.payload["user_id"].as_integer() == user_id)).all()
+            OutboxEvent.payload["user_id"].as_float() == float(user_id))).all()
         return Counter(row.type for row in rows)
 
 
@@ -47,7 +47,7 @@ def settled(user_id: int) -> None:
     def done() -> bool:
         with read_session() as session:
             rows = session.scalars(select(OutboxEvent).where(
-                OutboxEvent.payload["user_id"].as_integer() == user_id)).all()
+                OutboxEvent.payload["user_id"].as_float() == float(user_id))).all()
         marked = (mongo.member_state(user_id) or {}).get("achievements", {}).get("primer-regalo")
         return bool(rows) and all(r.published_at is not None for r in rows) and bool(marked)
 

@@ -52,7 +52,7 @@ def test_every_event_is_published_and_every_delivery_recorded(worker, standin, u
     def all_published() -> bool:
         with read_session() as session:
             rows = session.query(OutboxEvent).filter(
-                OutboxEvent.payload["user_id"].as_integer() == user_id).all()
+                OutboxEvent.payload["user_id"].as_float() == float(user_id)).all()
             return bool(rows) and all(r.published_at is not None for r in rows)
 
     wait_until(all_published, message="events published")

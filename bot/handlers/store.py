@@ -1,0 +1,85 @@
+"""🛍️ The store and 🎒 the inventory: render from SQL reads, enqueue purchases and uses.
+
+The request key of a purchase or a use is the callback query's id (`cb:<id>`): Telegram
+sends the same id again when it redelivers the update, so a double delivery buys once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from celery import chain
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import callbacks
+from bot.handlers.menu import _language, _profile, _send, _stamp, _start
+from models.db import read_session
+from services import content, messages, store, wallet
+from tasks import store as store_tasks
+from tasks import users as user_tasks
+
+
+def _store_view(user_id: int, language: str) -> messages.Rendered:
+    with read_session() as session:
+        offers = store.offers(session, user_id)
+        balance = wallet.balance(session, user_id)
+    return messages.store_view(language, balance, offers)
+
+
+def _item_view(user_id: int, language: str, item_id: str) -> messages.Rendered | None:
+    with read_session() as session:
+        offer = store.offer(session, user_id, item_id)
+    return messages.item_view(language, offer) if offer is not None else None
+
+
+def _inventory_view(user_id: int, language: str) -> messages.Rendered:
+    with read_session() as session:
+        lines = store.inventory(session, user_id)
+    return messages.inventory_view(language, lines)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`s:` and `i:` buttons; unknown or tampered data gets the polite answer and the menu."""
+    key = _stamp(update)
+    query = update.callback_query
+    if query is None or update.effective_user is None:
+        return
+    user_id = update.effective_user.id
+    action = callbacks.parse_store(query.data)
+    language, registered = await _language(update)
+    if action is not None and action[1] is not None and content.item(action[1]) is None:
+        action = None  # well-formed, but no such item
+    if action is None:
+        await query.answer(messages.t(language, "unknown_button"))
+        await _send(key, user_id, "sendMessage", messages.main_menu(language).params(user_id))
+        return
+    verb, item_id = action
+    if verb in ("buy", "use"):
+        assert item_id is not None
+        await query.answer(messages.t(language, "working"))
+        task = store_tasks.purchase if verb == "buy" else store_tasks.use
+        workflow = task.si(user_id, item_id, f"cb:{query.id}")
+        if not registered:
+            workflow = chain(user_tasks.register.si(user_id, _profile(update))
+                             .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
+        if not await _start(workflow, key):
+            await context.bot.send_message(user_id, messages.t(language, "gift.queued"))
+        return
+    if verb == "store":
+        rendered = await asyncio.to_thread(_store_view, user_id, language)
+    elif verb == "inventory":
+        rendered = await asyncio.to_thread(_inventory_view, user_id, language)
+    else:
+        assert item_id is not None
+        shown = await asyncio.to_thread(_item_view, user_id, language, item_id)
+        rendered = shown if shown is not None else messages.main_menu(language)
+    await query.answer()
+    params = rendered.params(user_id)
+    if query.message is not None:
+        params["message_id"] = query.message.message_id
+        method = "editMessageText"
+    else:
+        method = "sendMessage"
+    if not await _send(key, user_id, method, params):
+        await context.bot.send_message(user_id, messages.t(language, "unavailable"))
