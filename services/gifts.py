@@ -18,10 +18,6 @@ from models.tables import GiftClaim, User
 from services import events, users, wallet
 
 
-class NotRegistered(Exception):
-    """The member has no SQL row yet (a permanent error for this request)."""
-
-
 @dataclass(frozen=True)
 class GiftOutcome:
     status: str  # "claimed" | "already_claimed"
@@ -64,7 +60,7 @@ def claim(session: Session, user_id: int, request_key: str,
     now = now or datetime.now(UTC)
     user = session.get(User, user_id)
     if user is None:
-        raise NotRegistered(f"member {user_id} is not registered")
+        raise users.NotRegistered(f"member {user_id} is not registered")
     wallet.lock(session, user_id)  # one claim at a time per member, on every database
     today = local_day(now, settings)
     next_at = next_claim_at(today, settings).isoformat()

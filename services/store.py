@@ -27,10 +27,6 @@ from services import content, events, users, wallet
 MAX_REQUEST_KEY = 150  # event ids are `item.purchase_refused:<key>`, at most 200 characters
 
 
-class NotRegistered(Exception):
-    """The member has no SQL row yet (retried: registration may still be in flight)."""
-
-
 class Refused(Exception):  # noqa: N818  (a refusal, reported to the member, not a crash)
     """A permanent refusal the member is told about politely (never retried)."""
 
@@ -146,7 +142,7 @@ def sync_stock(session: Session) -> int:
 def _member(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotRegistered(f"member {user_id} is not registered")
+        raise users.NotRegistered(f"member {user_id} is not registered")
     return user
 
 

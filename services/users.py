@@ -21,6 +21,10 @@ from services import events, wallet
 SUPPORTED_LANGUAGES = ("es", "en")
 
 
+class NotRegistered(Exception):
+    """The member has no SQL row yet. Tasks retry it: registration may still be in flight."""
+
+
 def normalize_language(code: str | None) -> str:
     """'en-GB' → 'en'; anything unsupported → the default language."""
     short = (code or "").split("-")[0].lower()

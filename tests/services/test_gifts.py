@@ -9,7 +9,7 @@ import pytest
 from core.settings import get_settings
 from models.db import read_session, unit_of_work
 from models.tables import User
-from services import gifts, wallet
+from services import gifts, users, wallet
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -81,5 +81,5 @@ def test_vip_multiplier(registered: int) -> None:
 
 
 def test_unregistered_member_cannot_claim(user_id: int) -> None:
-    with pytest.raises(gifts.NotRegistered):
+    with pytest.raises(users.NotRegistered):
         claim(user_id, "x", NOON)

@@ -156,7 +156,7 @@ def test_stock_runs_out(registered: int, new_user_id) -> None:  # type: ignore[n
 def test_unknown_item_and_unregistered_member(registered: int, new_user_id) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(store.UnknownItem):
         buy(registered, "no-such-item", "x")
-    with pytest.raises(store.NotRegistered):
+    with pytest.raises(users.NotRegistered):
         buy(new_user_id(), "rosa-roja", "x")
 
 
