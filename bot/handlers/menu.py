@@ -57,7 +57,10 @@ async def _language(update: Update) -> tuple[str, bool]:
 
 
 def _stamp(update: Update) -> str:
-    key = f"upd:{update.update_id}"
+    """The update's key for what it sends (unique per member and update) and its
+    correlation id for the logs."""
+    user = update.effective_user
+    key = f"upd:{user.id if user else 0}:{update.update_id}"
     request_context.correlation_id.set(request_context.new_correlation_id(f"u{update.update_id}-"))
     return key
 

@@ -63,9 +63,13 @@ class Standin:
         self.spec = spec or Spec.load()
         self._initial = copy.deepcopy(config)
         # Identifiers never restart, so cursors and offsets survive a reset.
-        self._update_ids = itertools.count(1)
+        # Update and callback ids start from the clock, so a restarted stand-in never repeats
+        # one that a bot's database kept from an earlier run (message ids start at 1 per chat,
+        # as on Telegram).
+        self._id_base = (int(time.time()) - 1_700_000_000) * 10
+        self._update_ids = itertools.count(self._id_base + 1)
         self._record_ids = itertools.count(1)
-        self._callback_ids = itertools.count(1)
+        self._callback_ids = itertools.count(self._id_base + 1)
         self._file_ids = itertools.count(1)
         self._message_ids: dict[int, int] = {}
         self._new_update = asyncio.Event()
