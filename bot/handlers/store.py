@@ -13,7 +13,14 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import callbacks
-from bot.handlers.menu import _language, _profile, _send, _stamp, _start
+from bot.handlers.common import (
+    answer_unknown,
+    member_language,
+    profile,
+    send,
+    stamp,
+    start_workflow,
+)
 from models.db import read_session
 from services import content, messages, store, wallet
 from tasks import store as store_tasks
@@ -41,18 +48,17 @@ def _inventory_view(user_id: int, language: str) -> messages.Rendered:
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`s:` and `i:` buttons; unknown or tampered data gets the polite answer and the menu."""
-    key = _stamp(update)
+    key = stamp(update)
     query = update.callback_query
     if query is None or update.effective_user is None:
         return
     user_id = update.effective_user.id
     action = callbacks.parse_store(query.data)
-    language, registered = await _language(update)
+    language, registered = await member_language(update)
     if action is not None and action[1] is not None and content.item(action[1]) is None:
         action = None  # well-formed, but no such item
     if action is None:
-        await query.answer(messages.t(language, "unknown_button"))
-        await _send(key, user_id, "sendMessage", messages.main_menu(language).params(user_id))
+        await answer_unknown(query, key, user_id, language)
         return
     verb, item_id = action
     if verb in ("buy", "use"):
@@ -61,9 +67,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         task = store_tasks.purchase if verb == "buy" else store_tasks.use
         workflow = task.si(user_id, item_id, f"cb:{query.id}")
         if not registered:
-            workflow = chain(user_tasks.register.si(user_id, _profile(update))
+            workflow = chain(user_tasks.register.si(user_id, profile(update))
                              .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
-        if not await _start(workflow, key):
+        if not await start_workflow(workflow, key):
             await context.bot.send_message(user_id, messages.t(language, "gift.queued"))
         return
     if verb == "store":
@@ -81,5 +87,5 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         method = "editMessageText"
     else:
         method = "sendMessage"
-    if not await _send(key, user_id, method, params):
+    if not await send(key, user_id, method, params):
         await context.bot.send_message(user_id, messages.t(language, "unavailable"))

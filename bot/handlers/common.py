@@ -1,0 +1,57 @@
+"""What every handler shares: the member's language, the update's key, enqueueing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import CallbackQuery, Update
+
+from core import context as request_context
+from models.db import read_session
+from models.tables import User
+from services import messages, users
+from tasks import events, telegram
+
+
+def profile(update: Update) -> dict[str, object]:
+    user = update.effective_user
+    assert user is not None
+    return {"first_name": user.first_name or "", "last_name": user.last_name,
+            "username": user.username, "language_code": user.language_code}
+
+
+def known_language(user_id: int) -> str | None:
+    with read_session() as session:
+        user = session.get(User, user_id)
+        return user.language if user else None
+
+
+async def start_workflow(workflow: object, key: str) -> bool:
+    return await asyncio.to_thread(events.start, workflow, command_id=key)
+
+
+async def send(key: str, chat_id: int, method: str, params: dict[str, object]) -> bool:
+    return await start_workflow(telegram.send.si(key, chat_id, method, params), key)
+
+
+async def member_language(update: Update) -> tuple[str, bool]:
+    """The member's language and whether they are registered."""
+    user = update.effective_user
+    assert user is not None
+    known = await asyncio.to_thread(known_language, user.id)
+    return (known or users.normalize_language(user.language_code)), known is not None
+
+
+def stamp(update: Update) -> str:
+    """The update's key for what it sends (unique per member and update) and its
+    correlation id for the logs."""
+    user = update.effective_user
+    key = f"upd:{user.id if user else 0}:{update.update_id}"
+    request_context.correlation_id.set(request_context.new_correlation_id(f"u{update.update_id}-"))
+    return key
+
+
+async def answer_unknown(query: CallbackQuery, key: str, user_id: int, language: str) -> None:
+    """Stale, tampered or unknown button data: a polite answer and the menu."""
+    await query.answer(messages.t(language, "unknown_button"))
+    await send(key, user_id, "sendMessage", messages.main_menu(language).params(user_id))
