@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from models import mongo
@@ -39,11 +41,19 @@ def test_worker_killed_mid_workflow_and_restarted(log_dir, standin, new_user_id)
 
     second = start_worker(log_dir, name="survivor")
     try:
-        wait_until(lambda: all(n == 1 for n in [message_counts(standin, members, "Primer regalo")
-                                                [uid] for uid in members]),
-                   timeout=90, interval=0.5, message="every member told of the achievement")
-        gift_messages = message_counts(standin, members, "+10 besitos")
-        assert [gift_messages[uid] for uid in members] == [1] * len(members)
+        def everyone_told() -> bool:
+            # The gift and the achievement messages are independent branches: a gift message
+            # caught by the kill may still be in its retry backoff when the achievement lands.
+            gifts = message_counts(standin, members, "+10 besitos")
+            unlocks = message_counts(standin, members, "Primer regalo")
+            return all(gifts[uid] >= 1 and unlocks[uid] >= 1 for uid in members)
+
+        wait_until(everyone_told, timeout=120, interval=0.5,
+                   message="every member told of the gift and the achievement")
+        time.sleep(2)  # let any duplicate show itself
+        for needle in ("+10 besitos", "Primer regalo"):
+            counts = message_counts(standin, members, needle)
+            assert [counts[uid] for uid in members] == [1] * len(members), needle
         assert_books_balance(members, expected_balance=15)
     finally:
         second.stop()
