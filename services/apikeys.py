@@ -102,7 +102,7 @@ def verify(session: Session, key: str) -> ApiKey | None:
 def needs_touch(row: ApiKey, now: datetime | None = None) -> bool:
     if row.last_used_at is None:
         return True
-    last = row.last_used_at if row.last_used_at.tzinfo else row.last_used_at.replace(tzinfo=UTC)
+    last = row.last_used_at
     return (now or datetime.now(UTC)) - last >= LAST_USED_RESOLUTION
 
 

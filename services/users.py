@@ -73,8 +73,7 @@ def ensure_state(user_id: int, language: str) -> bool:
 def is_vip(user: User, now: datetime | None = None) -> bool:
     if user.vip_until is None:
         return False
-    until = user.vip_until if user.vip_until.tzinfo else user.vip_until.replace(tzinfo=UTC)
-    return until > (now or datetime.now(UTC))
+    return user.vip_until > (now or datetime.now(UTC))
 
 
 def mark_unreachable(session: Session, user_id: int) -> None:

@@ -21,6 +21,7 @@ from celery import Task
 
 from core import context
 from core.settings import get_settings
+from services.users import NotRegistered
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     httpx.TransportError,
     TelegramUnavailable,
 )
+
+
+# For tasks acting for a member whose registration may still be in flight.
+RETRY_UNTIL_REGISTERED: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, NotRegistered)
 
 
 class YabotTask(Task):  # type: ignore[misc]

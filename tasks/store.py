@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from models.db import unit_of_work
-from services import store, users
-from tasks.base import TRANSIENT_ERRORS, YabotTask
+from services import store
+from tasks.base import RETRY_UNTIL_REGISTERED, YabotTask
 from tasks.events import publish_after_commit
 from worker.app import app
 
@@ -26,7 +26,7 @@ def _refused(action: str, user_id: int, item_id: str, request_key: str,
 
 # NotRegistered is retried: the member's registration may still be in flight.
 @app.task(base=YabotTask, name="tasks.store.purchase",
-          autoretry_for=(*TRANSIENT_ERRORS, users.NotRegistered))
+          autoretry_for=RETRY_UNTIL_REGISTERED)
 def purchase(user_id: int, item_id: str, request_key: str) -> dict[str, Any]:
     """Buy one unit (idempotent per request key) and publish what happened."""
     try:
@@ -39,7 +39,7 @@ def purchase(user_id: int, item_id: str, request_key: str) -> dict[str, Any]:
 
 
 @app.task(base=YabotTask, name="tasks.store.use",
-          autoretry_for=(*TRANSIENT_ERRORS, users.NotRegistered))
+          autoretry_for=RETRY_UNTIL_REGISTERED)
 def use(user_id: int, item_id: str, request_key: str) -> dict[str, Any]:
     """Use one unit of a consumable (idempotent per request key) and publish what happened."""
     try:
@@ -49,10 +49,3 @@ def use(user_id: int, item_id: str, request_key: str) -> dict[str, Any]:
         return _refused("use", user_id, item_id, request_key, exc)
     publish_after_commit(outcome.events)
     return outcome.as_dict()
-
-
-@app.task(base=YabotTask, name="tasks.store.sync_stock")
-def sync_stock() -> int:
-    """Seed the stock rows of limited items added to content (never refills)."""
-    with unit_of_work() as session:
-        return store.sync_stock(session)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import CallbackQuery, Update
+from celery import chain
+from celery.canvas import Signature
+from telegram import Bot, CallbackQuery, Update
 
 from core import context as request_context
 from models.db import read_session
 from models.tables import User
 from services import messages, users
 from tasks import events, telegram
+from tasks import users as user_tasks
 
 
 def profile(update: Update) -> dict[str, object]:
@@ -55,3 +58,16 @@ async def answer_unknown(query: CallbackQuery, key: str, user_id: int, language:
     """Stale, tampered or unknown button data: a polite answer and the menu."""
     await query.answer(messages.t(language, "unknown_button"))
     await send(key, user_id, "sendMessage", messages.main_menu(language).params(user_id))
+
+
+async def start_for_member(update: Update, bot: Bot, workflow: Signature, key: str, *,
+                           registered: bool, language: str) -> None:
+    """Start a member's workflow, registering them first if needed; when the broker is
+    down, tell them it is queued (the relay starts it later)."""
+    user = update.effective_user
+    assert user is not None
+    if not registered:
+        workflow = chain(user_tasks.register.si(user.id, profile(update))
+                         .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
+    if not await start_workflow(workflow, key):
+        await bot.send_message(user.id, messages.t(language, "gift.queued"))

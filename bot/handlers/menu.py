@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from celery import chain
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -16,11 +15,11 @@ from bot.handlers.common import (
     profile,
     send,
     stamp,
+    start_for_member,
     start_workflow,
 )
 from models.db import read_session
 from services import messages, users, wallet
-from tasks import users as user_tasks
 from tasks import workflows
 
 logger = logging.getLogger(__name__)
@@ -71,11 +70,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == "gift":
         await query.answer(messages.t(language, "working"))
         workflow = workflows.daily_gift(user_id, f"cb:{query.id}")
-        if not registered:
-            workflow = chain(user_tasks.register.si(user_id, profile(update))
-                             .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
-        if not await start_workflow(workflow, key):
-            await context.bot.send_message(user_id, messages.t(language, "gift.queued"))
+        await start_for_member(update, context.bot, workflow, key, registered=registered,
+                               language=language)
         return
     await query.answer()
     if action == "wallet":

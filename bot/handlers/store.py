@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-from celery import chain
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -16,15 +15,13 @@ from bot import callbacks
 from bot.handlers.common import (
     answer_unknown,
     member_language,
-    profile,
     send,
     stamp,
-    start_workflow,
+    start_for_member,
 )
 from models.db import read_session
 from services import content, messages, store, wallet
 from tasks import store as store_tasks
-from tasks import users as user_tasks
 
 
 def _store_view(user_id: int, language: str) -> messages.Rendered:
@@ -65,12 +62,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert item_id is not None
         await query.answer(messages.t(language, "working"))
         task = store_tasks.purchase if verb == "buy" else store_tasks.use
-        workflow = task.si(user_id, item_id, f"cb:{query.id}")
-        if not registered:
-            workflow = chain(user_tasks.register.si(user_id, profile(update))
-                             .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
-        if not await start_workflow(workflow, key):
-            await context.bot.send_message(user_id, messages.t(language, "gift.queued"))
+        await start_for_member(update, context.bot, task.si(user_id, item_id, f"cb:{query.id}"),
+                               key, registered=registered, language=language)
         return
     if verb == "store":
         rendered = await asyncio.to_thread(_store_view, user_id, language)
