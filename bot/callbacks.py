@@ -1,5 +1,10 @@
 """Callback data: short, versionless verbs (`m:gift`), parsed defensively.
 
+One prefix per feature, each routed to its handler module in bot/app.py:
+`m:` menu · `s:`/`i:` store and inventory · `g:` missions, achievements, levels and the
+leaderboard · `a:` auctions · `t:` trivia · `r:` reaction buttons under channel posts ·
+`x:` recipes. Every datum is at most 64 bytes (Telegram's limit).
+
 Anything that is not exactly one of the known actions (tampered, stale, oversized, not
 text) parses to None and the member gets a polite answer and the menu.
 """

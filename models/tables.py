@@ -61,7 +61,8 @@ class User(Base):
 
 class Wallet(Base):
     __tablename__ = "wallets"
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),
+                      Index("ix_wallets_lifetime_earned", "lifetime_earned"))
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -250,4 +251,19 @@ class ItemUse(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     item_id: Mapped[str] = mapped_column(String(40))
     request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ItemGrant(Base):
+    """Items given or taken outside the store (rewards, auction wins, recipes, story),
+    once per idempotency key; `quantity` is negative when items are taken."""
+
+    __tablename__ = "item_grants"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

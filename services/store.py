@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.tables import InventoryLine, ItemStock, ItemUse, OutboxEvent, Purchase, User
-from services import content, events, users, wallet
+from models.tables import ItemStock, ItemUse, OutboxEvent, Purchase, User
+from services import content, events, inventory, users, wallet
+from services.inventory import holding
 
 MAX_REQUEST_KEY = 150  # event ids are `item.purchase_refused:<key>`, at most 200 characters
 
@@ -224,20 +225,14 @@ def purchase(session: Session, user_id: int, item_id: str, request_key: str,
 
     change = wallet.debit(session, user_id, price, reason=f"purchase:{item_id}",
                           key=f"purchase:{request_key}")
-    line = session.scalars(select(InventoryLine).where(InventoryLine.user_id == user_id,
-                                                       InventoryLine.item_id == item_id)
-                           .with_for_update()).one_or_none()
-    if line is None:
-        line = InventoryLine(user_id=user_id, item_id=item_id, quantity=0)
-        session.add(line)
-    line.quantity += 1
+    owned = inventory.add(session, user_id, item_id)
     row = Purchase(user_id=user_id, item_id=item_id, quantity=1, price=price,
                    request_key=request_key)
     session.add(row)
     session.flush()
     payload: dict[str, Any] = {"user_id": user_id, "item_id": item_id, "quantity": 1,
                                "price": price, "balance": change.balance,
-                               "purchase_id": row.id, "owned": line.quantity,
+                               "purchase_id": row.id, "owned": owned,
                                "lang": user.language}
     if remaining is not None:
         payload["stock_remaining"] = remaining
@@ -277,13 +272,10 @@ def use_item(session: Session, user_id: int, item_id: str, request_key: str) -> 
         raise UnknownItem(item_id)
     if not item.consumable:
         raise NotConsumable(item_id)
-    used = session.execute(update(InventoryLine)
-                           .where(InventoryLine.user_id == user_id,
-                                  InventoryLine.item_id == item_id, InventoryLine.quantity > 0)
-                           .values(quantity=InventoryLine.quantity - 1)
-                           .execution_options(synchronize_session=False))
-    if used.rowcount != 1:
-        raise NotOwned(item_id)
+    try:
+        inventory.remove(session, user_id, item_id)
+    except inventory.NotEnoughItems:
+        raise NotOwned(item_id) from None
     session.add(ItemUse(user_id=user_id, item_id=item_id, request_key=request_key))
     session.flush()
     remaining = holding(session, user_id, item_id)
@@ -291,21 +283,6 @@ def use_item(session: Session, user_id: int, item_id: str, request_key: str) -> 
                           {"user_id": user_id, "item_id": item_id, "remaining": remaining,
                            "lang": user.language})
     return UseOutcome(user_id, item_id, remaining, event_id, [event])
-
-
-def holding(session: Session, user_id: int, item_id: str) -> int:
-    value = session.scalar(select(InventoryLine.quantity)
-                           .where(InventoryLine.user_id == user_id,
-                                  InventoryLine.item_id == item_id))
-    return int(value or 0)
-
-
-def inventory(session: Session, user_id: int) -> list[tuple[str, int]]:
-    """(item id, quantity) of everything the member holds, by item id."""
-    rows = session.execute(select(InventoryLine.item_id, InventoryLine.quantity)
-                           .where(InventoryLine.user_id == user_id, InventoryLine.quantity > 0)
-                           .order_by(InventoryLine.item_id))
-    return [(str(item_id), int(quantity)) for item_id, quantity in rows]
 
 
 def stock_left(session: Session) -> dict[str, int]:
@@ -318,7 +295,7 @@ def offers(session: Session, user_id: int, now: datetime | None = None) -> list[
     user = session.get(User, user_id)
     vip = users.is_vip(user, now) if user is not None else False
     left = stock_left(session)
-    held = dict(inventory(session, user_id))
+    held = dict(inventory.lines(session, user_id))
     bought_counts = {str(i): int(q or 0) for i, q in session.execute(
         select(Purchase.item_id, func.sum(Purchase.quantity))
         .where(Purchase.user_id == user_id).group_by(Purchase.item_id))}

@@ -47,8 +47,13 @@ def lock(session: Session, user_id: int) -> Wallet:
     return wallet
 
 
-def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str) -> Change:
-    """Credit (amount > 0) or debit (amount < 0) once per `key`."""
+def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str,
+          earned: bool = True) -> Change:
+    """Credit (amount > 0) or debit (amount < 0) once per `key`.
+
+    A credit counts toward the member's `lifetime_earned` (levels, leaderboard) unless
+    `earned` is False: money coming back (a refunded bid hold) was not earned.
+    """
     if amount == 0:
         raise WalletError("amount must not be zero")
     if not key:
@@ -65,7 +70,7 @@ def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str)
     if new_balance < 0:
         raise InsufficientFunds(f"balance {wallet.balance} < {-amount}")
     wallet.balance = new_balance
-    if amount > 0:
+    if amount > 0 and earned:
         wallet.lifetime_earned += amount
     entry = LedgerEntry(user_id=user_id, amount=amount, reason=reason, idempotency_key=key,
                         balance_after=new_balance)
@@ -74,10 +79,11 @@ def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str)
     return Change(entry, applied=True)
 
 
-def credit(session: Session, user_id: int, amount: int, *, reason: str, key: str) -> Change:
+def credit(session: Session, user_id: int, amount: int, *, reason: str, key: str,
+           earned: bool = True) -> Change:
     if amount <= 0:
         raise WalletError("a credit must be positive")
-    return apply(session, user_id, amount, reason=reason, key=key)
+    return apply(session, user_id, amount, reason=reason, key=key, earned=earned)
 
 
 def debit(session: Session, user_id: int, amount: int, *, reason: str, key: str) -> Change:

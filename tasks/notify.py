@@ -13,8 +13,7 @@ from tasks.telegram import deliver
 from worker.app import app
 
 
-@subscribe("gift.claimed", "gift.denied", "mission.completed", "achievement.unlocked",
-           "item.purchased", "item.purchase_refused", "item.used", "item.use_refused")
+@subscribe(*messages.rendered_types())
 @app.task(base=YabotTask, name="tasks.notify.member", bind=True)
 def member(self: Task, event: dict[str, Any]) -> None:
     """Render the event in the member's language and send it (once per event id)."""

@@ -20,7 +20,7 @@ from bot.handlers.common import (
     start_for_member,
 )
 from models.db import read_session
-from services import content, messages, store, wallet
+from services import content, inventory, messages, store, wallet
 from tasks import store as store_tasks
 
 
@@ -39,7 +39,7 @@ def _item_view(user_id: int, language: str, item_id: str) -> messages.Rendered |
 
 def _inventory_view(user_id: int, language: str) -> messages.Rendered:
     with read_session() as session:
-        lines = store.inventory(session, user_id)
+        lines = inventory.lines(session, user_id)
     return messages.inventory_view(language, lines)
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from bot import callbacks
 from models.db import read_session, unit_of_work
 from models.tables import User
-from services import store, wallet
+from services import inventory, wallet
 from tests.support import wait_until
 
 
@@ -55,7 +55,7 @@ def test_member_buys_an_item_from_the_store(bot, standin, user_id) -> None:  # t
                      chat_id=user_id, since=mark)
     with read_session() as session:
         assert wallet.balance(session, user_id) == 30 == wallet.ledger_sum(session, user_id)
-        assert store.inventory(session, user_id) == [("rosa-roja", 1)]
+        assert inventory.lines(session, user_id) == [("rosa-roja", 1)]
     texts = [r["params"].get("text", "") for r in standin.sent(chat_id=user_id, since=mark)]
     assert sum("Compraste Rosa roja" in t for t in texts) == 1
 
@@ -75,7 +75,7 @@ def test_tampered_store_data_gets_a_polite_answer(bot, standin, user_id) -> None
     assert "Traceback" not in bot.log()
     with read_session() as session:
         assert wallet.balance(session, user_id) == 1000
-        assert store.inventory(session, user_id) == []
+        assert inventory.lines(session, user_id) == []
 
 
 def test_store_callback_data_round_trips_and_fits() -> None:

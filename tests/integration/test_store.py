@@ -6,7 +6,7 @@ import time
 
 from models.db import read_session, unit_of_work
 from models.tables import DeadLetter, OutboxEvent
-from services import store, wallet
+from services import inventory, wallet
 from services.events import Event
 from tasks import events
 from tests.faults.helpers import assert_books_balance, message_counts, register_directly
@@ -44,7 +44,7 @@ def test_purchase_pays_once_and_tells_the_member_once(worker, standin, new_user_
     assert message_counts(standin, [uid], "Saldo: 80 besitos")[uid] == 1
     assert_books_balance([uid], expected_balance=80)
     with read_session() as session:
-        assert store.inventory(session, uid) == [("rosa-roja", 1)]
+        assert inventory.lines(session, uid) == [("rosa-roja", 1)]
 
 
 def test_refusal_is_a_polite_message_not_a_dead_letter(worker, standin, new_user_id) -> None:  # type: ignore[no-untyped-def]
@@ -78,4 +78,4 @@ def test_use_a_consumable_through_the_worker(worker, standin, new_user_id) -> No
     wait_until(lambda: message_counts(standin, [uid], "Usaste Carta perfumada")[uid] == 1,
                timeout=20)
     with read_session() as session:
-        assert store.inventory(session, uid) == []
+        assert inventory.lines(session, uid) == []

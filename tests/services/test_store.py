@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models.db import read_session, unit_of_work
 from models.tables import ItemStock, User
-from services import content, store, users, wallet
+from services import content, inventory, store, users, wallet
 
 
 def fund(user_id: int, amount: int) -> None:
@@ -69,7 +69,7 @@ def test_purchase_debits_stacks_inventory_and_records_event(registered: int) -> 
     assert payload["item_id"] == "rosa-roja" and payload["price"] == 20
     assert "name" not in str(payload) and "Test" not in str(payload)
     with read_session() as session:
-        assert store.inventory(session, registered) == [("rosa-roja", 2)]
+        assert inventory.lines(session, registered) == [("rosa-roja", 2)]
     assert books(registered) == (60, 60)
 
 
@@ -80,7 +80,7 @@ def test_redelivered_purchase_returns_the_first_outcome(registered: int) -> None
     assert (again.purchase_id, again.price, again.balance) == (first.purchase_id, 20, 80)
     assert [e.id for e in again.events] == [first.event_id]  # unpublished: publish again
     with read_session() as session:
-        assert store.inventory(session, registered) == [("rosa-roja", 1)]
+        assert inventory.lines(session, registered) == [("rosa-roja", 1)]
     assert books(registered) == (80, 80)
 
 
@@ -89,7 +89,7 @@ def test_insufficient_funds_is_refused_and_changes_nothing(registered: int) -> N
     with pytest.raises(store.InsufficientFunds):
         buy(registered, "rosa-roja", "poor")
     with read_session() as session:
-        assert store.inventory(session, registered) == []
+        assert inventory.lines(session, registered) == []
     assert books(registered) == (10, 10)
 
 
@@ -147,7 +147,7 @@ def test_stock_runs_out(registered: int, new_user_id) -> None:  # type: ignore[n
         buy(registered, "llave-dorada", "k3")
     with read_session() as session:
         assert session.get(ItemStock, "llave-dorada").remaining == 0  # type: ignore[union-attr]
-        assert store.inventory(session, registered) == [("llave-dorada", 2)]
+        assert inventory.lines(session, registered) == [("llave-dorada", 2)]
         offer = store.offer(session, registered, "llave-dorada")
         assert offer is not None and offer.sold_out and offer.reason == "sold_out"
     assert books(registered) == (600, 600)
@@ -178,7 +178,7 @@ def test_consumable_use(registered: int) -> None:
     with pytest.raises(store.NotConsumable), unit_of_work() as session:
         store.use_item(session, registered, "rosa-roja", f"{registered}:u4")
     with read_session() as session:
-        assert store.inventory(session, registered) == [("rosa-roja", 1)]
+        assert inventory.lines(session, registered) == [("rosa-roja", 1)]
 
 
 def _race(targets: list[tuple[int, str, str]]) -> tuple[list[store.PurchaseOutcome],
@@ -221,7 +221,7 @@ def test_race_for_the_last_unit_has_one_winner(new_user_id) -> None:  # type: ig
     with read_session() as session:
         assert session.get(ItemStock, "llave-dorada").remaining == 0  # type: ignore[union-attr]
         assert wallet.mismatches(session) == []
-        holders = [uid for uid in members if store.inventory(session, uid)]
+        holders = [uid for uid in members if inventory.lines(session, uid)]
         assert holders == [won[0].user_id]
         for uid in members:
             assert wallet.balance(session, uid) == (300 if uid == won[0].user_id else 500)
@@ -234,5 +234,5 @@ def test_race_for_the_last_besitos_has_one_winner(registered: int) -> None:
     assert len(lost) == 7 and all(isinstance(e, store.InsufficientFunds) for e in lost), lost
     assert books(registered) == (0, 0)
     with read_session() as session:
-        assert store.inventory(session, registered) == [("rosa-roja", 1)]
+        assert inventory.lines(session, registered) == [("rosa-roja", 1)]
         assert len(list(session.scalars(select(ItemStock)))) >= 1

@@ -2,10 +2,17 @@
 
 Returns Bot API JSON (text and `reply_markup` dicts), so the bot, the workers and the API
 render the same way without importing Telegram libraries here.
+
+This module holds the shared parts (texts of the menu, gift, wallet and store; `t`,
+`Rendered`, the main menu) and the registry: a feature module in this package adds its
+texts with `add_texts(es={...}, en={...})` and its event messages with
+`@renders("event.type")`; `for_event` finds them there, and `tasks.notify` subscribes to
+every type that has a renderer. Feature modules are imported at the bottom of this file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +46,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "unavailable": "Ahora mismo no puedo hacer eso. Inténtalo en un momento, por favor.",
         "working": "Un momento…",
         "btn.store": "🛍️ Tienda",
+        "btn.missions": "🎯 Misiones",
+        "btn.achievements": "🏆 Logros",
+        "btn.auctions": "🔨 Subastas",
+        "btn.trivia": "🧠 Trivia",
+        "btn.top": "🏅 Ranking",
         "btn.inventory": "🎒 Inventario",
         "btn.buy": "🛒 Comprar por {price} besitos",
         "btn.use": "✨ Usar {title}",
@@ -95,6 +107,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "unavailable": "I cannot do that right now. Please try again in a moment.",
         "working": "One moment…",
         "btn.store": "🛍️ Store",
+        "btn.missions": "🎯 Missions",
+        "btn.achievements": "🏆 Achievements",
+        "btn.auctions": "🔨 Auctions",
+        "btn.trivia": "🧠 Trivia",
+        "btn.top": "🏅 Leaderboard",
         "btn.inventory": "🎒 Inventory",
         "btn.buy": "🛒 Buy for {price} besitos",
         "btn.use": "✨ Use {title}",
@@ -145,6 +162,41 @@ def t(language: str, key: str, **values: Any) -> str:
     return table.get(key, TEXTS["es"][key]).format(**values)
 
 
+def add_texts(*, es: dict[str, str], en: dict[str, str]) -> None:
+    """Add a feature's texts (Spanish is required for every key; English may be missing)."""
+    clash = (set(es) | set(en)) & (set(TEXTS["es"]) | set(TEXTS["en"]))
+    if clash:
+        raise ValueError(f"text keys defined twice: {sorted(clash)}")
+    missing = set(en) - set(es)
+    if missing:
+        raise ValueError(f"English texts without a Spanish one: {sorted(missing)}")
+    TEXTS["es"].update(es)
+    TEXTS["en"].update(en)
+
+
+Renderer = Callable[[dict[str, Any], str], "Rendered | None"]
+_renderers: dict[str, Renderer] = {}
+
+
+def renders(*event_types: str) -> Callable[[Renderer], Renderer]:
+    """Register the function that renders these event types for the member
+    (`fn(event, language) -> Rendered | None`)."""
+
+    def register(fn: Renderer) -> Renderer:
+        for event_type in event_types:
+            if event_type in _renderers:
+                raise ValueError(f"two renderers for {event_type}")
+            _renderers[event_type] = fn
+        return fn
+
+    return register
+
+
+def rendered_types() -> tuple[str, ...]:
+    """Every event type a member is told about (what `tasks.notify` subscribes to)."""
+    return tuple(sorted(_renderers))
+
+
 @dataclass(frozen=True)
 class Rendered:
     text: str
@@ -162,10 +214,15 @@ def _button(language: str, key: str, data: str) -> dict[str, str]:
 
 
 def menu_keyboard(language: str) -> dict[str, Any]:
+    """The main menu; each feature's button carries its callback prefix (bot/callbacks.py)."""
     return {"inline_keyboard": [
         [_button(language, "btn.gift", "m:gift")],
+        [_button(language, "btn.missions", "g:missions"),
+         _button(language, "btn.achievements", "g:achievements")],
         [_button(language, "btn.store", "s:list"), _button(language, "btn.inventory", "i:list")],
-        [_button(language, "btn.wallet", "m:wallet"), _button(language, "btn.help", "m:help")],
+        [_button(language, "btn.auctions", "a:list"), _button(language, "btn.trivia", "t:play")],
+        [_button(language, "btn.top", "g:top"), _button(language, "btn.wallet", "m:wallet")],
+        [_button(language, "btn.help", "m:help")],
     ]}
 
 
@@ -291,36 +348,73 @@ def inventory_view(language: str, lines: list[tuple[str, int]]) -> Rendered:
 
 def for_event(event: dict[str, Any]) -> Rendered | None:
     """The message a member gets for an event, or None when the event tells them nothing."""
-    payload = event["payload"]
-    language = payload.get("lang", "es")
-    kind = event["type"]
-    if kind == "gift.claimed":
-        text = t(language, kind, amount=payload["amount"], streak=payload["streak"],
-                 balance=payload["balance"])
-    elif kind == "gift.denied":
-        wait = datetime.fromisoformat(payload["next_at"]) - datetime.fromisoformat(event["at"])
-        minutes = max(int(wait.total_seconds()) // 60, 0)
-        text = t(language, kind, hours=minutes // 60, minutes=minutes % 60)
-    elif kind == "mission.completed":
-        text = t(language, kind, title=_mission_title(payload["mission_id"], language),
-                 besitos=payload["besitos"], balance=payload["balance"])
-    elif kind == "achievement.unlocked":
-        text = t(language, kind, title=_achievement_title(payload["achievement_id"], language),
-                 tier=payload["tier"], besitos=payload["besitos"], balance=payload["balance"])
-    elif kind == "item.purchased":
-        text = t(language, kind, title=_item_title(payload["item_id"], language),
-                 price=payload["price"], balance=payload["balance"])
-        return Rendered(text, store_keyboard(language))
-    elif kind == "item.used":
-        text = t(language, kind, title=_item_title(payload["item_id"], language),
-                 remaining=payload["remaining"])
-        return Rendered(text, store_keyboard(language))
-    elif kind in ("item.purchase_refused", "item.use_refused"):
-        reason = str(payload.get("reason"))
-        key = f"refused.{reason}" if f"refused.{reason}" in TEXTS["es"] else "refused.refused"
-        text = t(language, key, title=_item_title(payload["item_id"], language),
-                 balance=payload.get("balance", "?"))
-        return Rendered(text, store_keyboard(language))
-    else:
+    renderer = _renderers.get(event["type"])
+    if renderer is None:
         return None
-    return Rendered(text, back_keyboard(language))
+    return renderer(event, event["payload"].get("lang", "es"))
+
+
+@renders("gift.claimed")
+def _gift_claimed(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    return Rendered(t(language, "gift.claimed", amount=payload["amount"],
+                      streak=payload["streak"], balance=payload["balance"]),
+                    back_keyboard(language))
+
+
+@renders("gift.denied")
+def _gift_denied(event: dict[str, Any], language: str) -> Rendered:
+    wait = (datetime.fromisoformat(event["payload"]["next_at"])
+            - datetime.fromisoformat(event["at"]))
+    minutes = max(int(wait.total_seconds()) // 60, 0)
+    return Rendered(t(language, "gift.denied", hours=minutes // 60, minutes=minutes % 60),
+                    back_keyboard(language))
+
+
+@renders("mission.completed")
+def _mission_completed(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    return Rendered(t(language, "mission.completed",
+                      title=_mission_title(payload["mission_id"], language),
+                      besitos=payload["besitos"], balance=payload["balance"]),
+                    back_keyboard(language))
+
+
+@renders("achievement.unlocked")
+def _achievement_unlocked(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    return Rendered(t(language, "achievement.unlocked",
+                      title=_achievement_title(payload["achievement_id"], language),
+                      tier=payload["tier"], besitos=payload["besitos"],
+                      balance=payload["balance"]),
+                    back_keyboard(language))
+
+
+@renders("item.purchased")
+def _item_purchased(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    return Rendered(t(language, "item.purchased", title=_item_title(payload["item_id"], language),
+                      price=payload["price"], balance=payload["balance"]),
+                    store_keyboard(language))
+
+
+@renders("item.used")
+def _item_used(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    return Rendered(t(language, "item.used", title=_item_title(payload["item_id"], language),
+                      remaining=payload["remaining"]),
+                    store_keyboard(language))
+
+
+@renders("item.purchase_refused", "item.use_refused")
+def _item_refused(event: dict[str, Any], language: str) -> Rendered:
+    payload = event["payload"]
+    reason = str(payload.get("reason"))
+    key = f"refused.{reason}" if f"refused.{reason}" in TEXTS["es"] else "refused.refused"
+    return Rendered(t(language, key, title=_item_title(payload["item_id"], language),
+                      balance=payload.get("balance", "?")),
+                    store_keyboard(language))
+
+
+# Feature modules register their texts and renderers on import (keep this list sorted).
+# from services.messages import auctions, ...  # noqa: E402, F401
