@@ -1,4 +1,4 @@
-"""The bench runner: start the stack, run the three measurements, profile misses, report.
+"""The bench runner: start the stack, run the four measurements, profile misses, report.
 
 Everything started here (Redis, MongoDB-protocol server, stand-in, workers, bot) is
 stopped on exit, on error and on Ctrl-C / SIGTERM.
@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from bench import gifts, latency, raw
+from bench import economy, gifts, latency, raw
 from bench.machine import describe
 from bench.procs import WORKER_OPTIONS, format_shares
 from bench.report import Report
@@ -22,6 +22,7 @@ from bench.stack import BenchStack
 MEMBER_BASE = 7_100_000_001  # Telegram-like user ids for the bench's members
 WARM_BASE = 7_000_000_001
 DIAG_BASE = 7_200_000_001
+ECONOMY_BASE = 7_300_000_001
 TASKS_PER_GIFT = {"tasks.gifts.claim": 1, "tasks.missions.progress": 1,
                   "tasks.achievements.check": 1, "tasks.notify.member": 2}
 TARGET_GIFT_RATE = 100.0
@@ -39,7 +40,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=45.0,
                         help="(2) seconds to wait, after the last gift message, for the "
                              "achievement messages still queued")
-    parser.add_argument("--only", default="123", help="parts to run, e.g. 13")
+    parser.add_argument("--economy-members", type=int, default=2000,
+                        help="(4) members, each starting a gift, a purchase, a bid and a "
+                             "reaction at once")
+    parser.add_argument("--only", default="1234", help="parts to run, e.g. 13")
     parser.add_argument("--concurrency", type=int, default=2,
                         help="worker pool processes (the targets are for 2)")
     parser.add_argument("--loglevel", default="INFO", help="worker log level (INFO gives "
@@ -182,6 +186,28 @@ def run_parts(args: argparse.Namespace, stack: BenchStack, report: Report) -> No
         if (not ok and args.profile == "auto") or args.profile == "always":
             want_profile.add("3")
         report.section("(3) latency: where the time went", latency_analysis(lat_res, cores))
+
+    if "4" in args.only:
+        n = args.economy_members
+        print(f"\n== (4) mixed economy: {n:,} members × (gift, purchase, bid, reaction) at "
+              f"once, {args.concurrency} worker processes ==", flush=True)
+        eco = economy.run(stack, [ECONOMY_BASE + i for i in range(n)], pids, standin)
+        for kind in economy.KINDS:
+            s = eco.stats(kind)
+            outcomes = ", ".join(f"{t} {c:,}" for t, c in sorted(eco.outcomes[kind].items()))
+            print(f"  {kind:9} {s['rate']:7.1f}/s  p50 {s['p50']:7.0f} ms  p99 "
+                  f"{s['p99']:7.0f} ms  ({outcomes})", flush=True)
+            report.add("4", f"  {kind}: {s['n']:,} workflows ({outcomes})",
+                       f"{s['rate']:,.1f}/s, p50 {s['p50']:,.0f} / p99 {s['p99']:,.0f} ms "
+                       "(publish → committed)", "info", "")
+        everything = sum(eco.stats(k)["n"] for k in economy.KINDS)
+        span = max(max(v.values()) for v in eco.committed.values()) - eco.t0
+        report.add("4", f"mixed economy, {n:,} members × 4 workflows, {args.concurrency} procs",
+                   f"{everything / span:,.1f} workflows/s; {eco.messages:,} messages drained "
+                   f"after {eco.messages_s:.0f}s; wallets ≠ ledger: {eco.mismatches}",
+                   "info (balances = ledger)", _verdict(eco.mismatches == 0))
+        report.section("(4) mixed economy: where the CPU went",
+                       ["  " + format_shares(eco.cpu, cores)])
 
     if "2" in want_profile:
         print("\n== profiling (2): the gift workflow in one process, attributed …",

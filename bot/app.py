@@ -18,11 +18,13 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    MessageReactionHandler,
+    PollAnswerHandler,
     filters,
 )
 
 from bot import callbacks
-from bot.handlers import menu, store
+from bot.handlers import auctions, menu, progress, reactions, recipes, store, trivia
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,18 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     application.add_handler(CommandHandler("start", menu.start))
     application.add_handler(CommandHandler("help", menu.help_command))
     application.add_handler(CallbackQueryHandler(store.button, pattern=callbacks.STORE_PREFIX))
+    application.add_handler(CommandHandler("subasta", auctions.command))
+    application.add_handler(CallbackQueryHandler(auctions.button,
+                                                 pattern=callbacks.AUCTION_PREFIX))
+    application.add_handler(CallbackQueryHandler(reactions.button,
+                                                 pattern=callbacks.REACTION_PREFIX))
+    application.add_handler(CallbackQueryHandler(recipes.button, pattern=callbacks.RECIPE_PREFIX))
+    application.add_handler(MessageReactionHandler(reactions.reaction))
+    application.add_handler(CommandHandler("trivia", trivia.command))
+    application.add_handler(CallbackQueryHandler(trivia.button, pattern=callbacks.TRIVIA_PREFIX))
+    application.add_handler(PollAnswerHandler(trivia.poll_answer))
+    application.add_handler(CallbackQueryHandler(progress.button,
+                                                 pattern=callbacks.PROGRESS_PREFIX))
     application.add_handler(CallbackQueryHandler(menu.button))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, menu.text))
     application.add_error_handler(on_error)

@@ -67,3 +67,123 @@ def parse_store(raw: object) -> tuple[str, str | None] | None:
     if match.group("use"):
         return ("use", match.group("used"))
     return (match.group("verb"), match.group("item"))
+
+
+# Auctions (`a:`): `a:list`, `a:show:<id>`, `a:bid:<id>:<amount>`, `a:buy:<id>`. Ids and
+# amounts are positive integers without leading zeros, at most 18 digits (so the longest
+# datum is 43 bytes). A bid carries its amount: a stale button bids what it says.
+AUCTION_PREFIX = r"^a:"
+AUCTION_VERBS = ("list", "show", "bid", "buy")
+_NUMBER = r"[1-9][0-9]{0,17}"
+_AUCTION_PATTERN = re.compile(
+    rf"a:(?:(?P<list>list)|(?P<verb>show|buy):(?P<id>{_NUMBER})"
+    rf"|bid:(?P<bid>{_NUMBER}):(?P<amount>{_NUMBER}))")
+
+
+def auction_data(verb: str, auction_id: int | None = None, amount: int | None = None) -> str:
+    value = {"list": "a:list", "bid": f"a:bid:{auction_id}:{amount}"}.get(verb) or \
+        f"a:{verb}:{auction_id}"
+    assert parse_auction(value) == (verb, auction_id, amount), value
+    return value
+
+
+def parse_auction(raw: object) -> tuple[str, int | None, int | None] | None:
+    """(verb, auction id or None, amount or None) named by `raw`, or None when it is not
+    one we sent. Whether the auction exists, and whether the amount is enough, is the
+    worker's check (a refusal the member is told about)."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _AUCTION_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    if match.group("list"):
+        return ("list", None, None)
+    if match.group("bid"):
+        return ("bid", int(match.group("bid")), int(match.group("amount")))
+    return (match.group("verb"), int(match.group("id")), None)
+
+
+# Reaction buttons under posts (`r:`): `r:<post ref>:<emoji index>`, built by
+# services/reactions.py `reaction_keyboard`; a ref is 1-32 of [A-Za-z0-9_-], the index one
+# digit, so the longest datum is 36 bytes.
+REACTION_PREFIX = r"^r:"
+_REACTION_PATTERN = re.compile(r"r:(?P<ref>[A-Za-z0-9_-]{1,32}):(?P<index>[0-9])")
+
+
+def parse_reaction(raw: object) -> tuple[str, int] | None:
+    """(post ref, emoji index) named by `raw`, or None when it is not one we sent. Whether
+    the post is known is the reward task's check."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _REACTION_PATTERN.fullmatch(raw)
+    return (match.group("ref"), int(match.group("index"))) if match else None
+
+
+# Recipes (`x:`): `x:list`, `x:craft:<recipe id>` (content ids, `[a-z0-9-]{1,32}`: at most
+# 40 bytes). Whether the recipe exists is the handler's check.
+RECIPE_PREFIX = r"^x:"
+_RECIPE_PATTERN = re.compile(r"x:(?:(?P<list>list)|craft:(?P<recipe>[a-z0-9-]{1,32}))")
+
+
+def recipe_data(verb: str, recipe_id: str | None = None) -> str:
+    value = "x:list" if verb == "list" else f"x:craft:{recipe_id}"
+    assert parse_recipe(value) == (verb, recipe_id), value
+    return value
+
+
+def parse_recipe(raw: object) -> tuple[str, str | None] | None:
+    """("list", None) or ("craft", recipe id) named by `raw`, or None when it is not one
+    we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _RECIPE_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    return ("list", None) if match.group("list") else ("craft", match.group("recipe"))
+
+
+# Trivia (`t:`): `t:play` (the next question), `t:top` (the leaderboard of every set) and
+# `t:top:<set>` (one set's; set ids are `[a-z0-9-]{1,24}`, so at most 30 bytes). Whether
+# the set exists is the handler's check.
+TRIVIA_PREFIX = r"^t:"
+_TRIVIA_PATTERN = re.compile(r"t:(?:(?P<play>play)|top(?::(?P<set>[a-z0-9-]{1,24}))?)")
+
+
+def trivia_data(verb: str, question_set: str | None = None) -> str:
+    value = "t:play" if verb == "play" else \
+        ("t:top" if question_set is None else f"t:top:{question_set}")
+    assert parse_trivia(value) == (verb, question_set), value
+    return value
+
+
+def parse_trivia(raw: object) -> tuple[str, str | None] | None:
+    """("play", None), ("top", None) or ("top", set) named by `raw`, or None when it is not
+    one we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _TRIVIA_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    return ("play", None) if match.group("play") else ("top", match.group("set"))
+
+
+# Missions, achievements and the leaderboard (`g:`): `g:missions`, `g:achievements`,
+# `g:top` — read-only views (the longest datum is 14 bytes).
+PROGRESS_PREFIX = r"^g:"
+PROGRESS_VIEWS = ("missions", "achievements", "top")
+_PROGRESS_PATTERN = re.compile(r"g:(missions|achievements|top)")
+
+
+def progress_data(view: str) -> str:
+    value = f"g:{view}"
+    assert parse_progress(value) == view, view
+    return value
+
+
+def parse_progress(raw: object) -> str | None:
+    """The view named by `raw` (missions, achievements, top), or None when it is not one
+    we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _PROGRESS_PATTERN.fullmatch(raw)
+    return match.group(1) if match else None

@@ -56,6 +56,27 @@ class Settings(BaseSettings):
     gift_vip_multiplier: float = 2.0
     default_language: str = "es"
 
+    # --- auctions ------------------------------------------------------------------------
+    auction_snipe_window: int = Field(default=120, ge=0)  # a bid this close to the end...
+    auction_snipe_extension: int = Field(default=120, ge=0)  # ...moves the end to now + this
+    auction_close_interval: float = Field(default=5.0, gt=0)  # beat: close due auctions
+    auction_close_batch: int = Field(default=50, gt=0)  # auctions closed per beat run
+
+    # --- trivia --------------------------------------------------------------------------
+    trivia_open_seconds: int = Field(default=300, ge=5, le=2_628_000)  # a quiz poll is open
+    trivia_reward: int = Field(default=10, gt=0)  # besitos for a correct answer in time
+    trivia_daily_limit: int = Field(default=5, ge=0)  # questions per member per local day
+    free_chat_id: int | None = None  # default group of `/trivia <question id>`
+
+    # --- reactions on channel posts ------------------------------------------------------
+    reaction_reward: int = Field(default=1, gt=0)  # besitos per member and registered post
+    reaction_rate_per_minute: int = Field(default=30, gt=0)  # paid reactions per member/min
+
+    # --- missions, achievements, levels --------------------------------------------------
+    missions_expiry_interval: float = Field(default=300.0, gt=0)  # beat: close ended periods
+    missions_expiry_batch: int = Field(default=500, gt=0)  # members per batch (10 per run)
+    leaderboard_size: int = Field(default=10, ge=1, le=50)  # members shown in 🏅
+
     # --- processes (Flower and the stand-in read FLOWER_* / STANDIN_PORT in the Procfile) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8000

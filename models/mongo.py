@@ -62,6 +62,8 @@ def catalog() -> Collection[dict[str, Any]]:
 def ensure_indexes() -> None:
     members().create_index([("story.position", pymongo.ASCENDING)])
     members().create_index([("last_active", pymongo.DESCENDING)])
+    # the missions expiry job (services/missions.py expire_due) finds ended periods by this
+    members().create_index([("missions_open.ends", pymongo.ASCENDING)])
     catalog().create_index([("kind", pymongo.ASCENDING), ("key", pymongo.ASCENDING)], unique=True)
 
 

@@ -267,3 +267,160 @@ class ItemGrant(Base):
     reason: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# --- auctions (services/auctions.py) ---------------------------------------------------------
+
+
+class Auction(Base):
+    """An auction of one content item. `current_price` / `top_bidder_id` are the top bid
+    (None before the first); `status` goes open → sold | unsold, once."""
+
+    __tablename__ = "auctions"
+    __table_args__ = (Index("ix_auctions_status_ends_at", "status", "ends_at"),
+                      CheckConstraint("start_price > 0", name="auction_start_positive"),
+                      CheckConstraint("min_increment > 0", name="auction_increment_positive"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(40))
+    start_price: Mapped[int] = mapped_column(BigInteger)
+    min_increment: Mapped[int] = mapped_column(BigInteger)
+    buy_now_price: Mapped[int | None] = mapped_column(BigInteger)
+    current_price: Mapped[int | None] = mapped_column(BigInteger)
+    top_bidder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    bid_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    ends_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # an admin's Telegram id
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    closed_at: Mapped[datetime | None]
+
+
+class AuctionHold(Base):
+    """Besitos held from a bidder for an auction: `active` while they lead, then `refunded`
+    (outbid) or `captured` (won: the hold is the payment). A member outbid and bidding
+    again gets a new row, so each refund has its own key; one active row per member."""
+
+    __tablename__ = "auction_holds"
+    __table_args__ = (CheckConstraint("amount > 0", name="hold_positive"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    auction_id: Mapped[int] = mapped_column(ForeignKey("auctions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+Index("uq_auction_holds_active", AuctionHold.auction_id, AuctionHold.user_id, unique=True,
+      sqlite_where=AuctionHold.status == "active",
+      postgresql_where=AuctionHold.status == "active")
+
+
+class AuctionBid(Base):
+    """One accepted bid (or buy-now), unique by the request that placed it."""
+
+    __tablename__ = "auction_bids"
+    __table_args__ = (Index("ix_auction_bids_auction", "auction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    auction_id: Mapped[int] = mapped_column(ForeignKey("auctions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="bid")  # bid | buy_now
+    hold_id: Mapped[int] = mapped_column(ForeignKey("auction_holds.id"))
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# --- reactions (services/reactions.py); recipes keep no table of their own ---------------
+
+
+class ChannelPost(Base):
+    """A post whose reactions pay besitos: only posts registered here count (scheduled posts
+    register theirs). `ref` is the short name its reaction buttons carry (`r:<ref>:<n>`)."""
+
+    __tablename__ = "channel_posts"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id",
+                                       name="uq_channel_posts_chat_message"),
+                      Index("ix_channel_posts_ref", "ref"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    ref: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReactionReward(Base):
+    """A reaction that was paid: one per member and post. `created_at` is the payment time
+    the per-member rate limit counts (set by the service, so tests can move the clock)."""
+
+    __tablename__ = "reaction_rewards"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", "user_id",
+                                       name="uq_reaction_rewards_post_user"),
+                      Index("ix_reaction_rewards_user_created", "user_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    via: Mapped[str] = mapped_column(String(16))
+    besitos: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+# --- trivia (services/trivia.py) -------------------------------------------------------------
+
+
+class TriviaPoll(Base):
+    """A quiz poll the bot sends. The row is written BEFORE the send (`sending`, unique by
+    its delivery key, with the question and the right option) and gets Telegram's poll id,
+    message id and open time after it (`open`); `failed` when Telegram refused it. Answers
+    arrive keyed by `poll_id`. `user_id` is the member who asked (NULL for a group poll, which
+    `requested_by`, an admin, posted); `day` is the local day (the daily limit counts rows)."""
+
+    __tablename__ = "trivia_polls"
+    __table_args__ = (Index("ix_trivia_polls_user_day", "user_id", "day"),
+                      Index("ix_trivia_polls_status_created", "status", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_key: Mapped[str] = mapped_column(String(200), unique=True)
+    poll_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    question_id: Mapped[str] = mapped_column(String(40))
+    correct_option: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin of a group poll
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    opened_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TriviaAnswer(Base):
+    """A member's first answer to a question, the only one that counts, whatever poll or
+    chat it came through. `correct` means right AND in time; `besitos` is what it paid."""
+
+    __tablename__ = "trivia_answers"
+    __table_args__ = (UniqueConstraint("user_id", "question_id",
+                                       name="uq_trivia_answers_user_question"),
+                      Index("ix_trivia_answers_set_user", "question_set", "user_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question_id: Mapped[str] = mapped_column(String(40))
+    question_set: Mapped[str] = mapped_column(String(24))
+    poll_id: Mapped[str] = mapped_column(String(64))
+    option_id: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    besitos: Mapped[int] = mapped_column(Integer, default=0)
+    update_key: Mapped[str] = mapped_column(String(200))
+    answered_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

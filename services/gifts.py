@@ -99,4 +99,4 @@ def claim(session: Session, user_id: int, request_key: str,
                    "claims_total": int(claims_total or 0), "next_at": next_at,
                    "lang": user.language})
     return GiftOutcome("claimed", user_id, today.isoformat(), amount, streak, change.balance,
-                       next_at, event_id, user.language, [event])
+                       next_at, event_id, user.language, [event, *change.events])

@@ -198,7 +198,7 @@ def purchase(session: Session, user_id: int, item_id: str, request_key: str,
     _earlier_refusal(session, "purchase", request_key)
 
     item = content.item(item_id)
-    if item is None:
+    if item is None or not item.for_sale:  # made by recipes, won, granted: not sold
         raise UnknownItem(item_id)
     vip = users.is_vip(user, now)
     if item.vip_only and not vip:
@@ -302,7 +302,7 @@ def offers(session: Session, user_id: int, now: datetime | None = None) -> list[
     return [Offer(item, item.price_for(vip),
                   None if item.stock is None else left.get(item.id, item.stock),
                   held.get(item.id, 0), vip, bought_counts.get(item.id, 0))
-            for item in content.items()]
+            for item in content.items() if item.for_sale]
 
 
 def offer(session: Session, user_id: int, item_id: str) -> Offer | None:

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.tables import LedgerEntry, Wallet
+from services import levels
+from services.events import Event
 
 
 class WalletError(Exception):
@@ -31,6 +33,10 @@ class UnknownWallet(WalletError):
 class Change:
     entry: LedgerEntry
     applied: bool  # False when the idempotency key had been used already
+    # Events the change recorded in the same transaction (a `level.up` when an earned credit
+    # crossed a level threshold): the caller publishes them after commit with its own, or
+    # the outbox relay does.
+    events: tuple[Event, ...] = ()
 
     @property
     def balance(self) -> int:
@@ -52,7 +58,8 @@ def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str,
     """Credit (amount > 0) or debit (amount < 0) once per `key`.
 
     A credit counts toward the member's `lifetime_earned` (levels, leaderboard) unless
-    `earned` is False: money coming back (a refunded bid hold) was not earned.
+    `earned` is False: money coming back (a refunded bid hold) was not earned. An earned
+    credit that crosses a level threshold records `level.up` here (`Change.events`).
     """
     if amount == 0:
         raise WalletError("amount must not be zero")
@@ -70,13 +77,16 @@ def apply(session: Session, user_id: int, amount: int, *, reason: str, key: str,
     if new_balance < 0:
         raise InsufficientFunds(f"balance {wallet.balance} < {-amount}")
     wallet.balance = new_balance
+    recorded: list[Event] = []
     if amount > 0 and earned:
+        before = wallet.lifetime_earned
         wallet.lifetime_earned += amount
+        recorded = levels.on_earned(session, user_id, before, wallet.lifetime_earned)
     entry = LedgerEntry(user_id=user_id, amount=amount, reason=reason, idempotency_key=key,
                         balance_after=new_balance)
     session.add(entry)
     session.flush()
-    return Change(entry, applied=True)
+    return Change(entry, applied=True, events=tuple(recorded))
 
 
 def credit(session: Session, user_id: int, amount: int, *, reason: str, key: str,

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 class Queue(StrEnum):
     DEFAULT = "default"  # registration, outbox relay, dead letters
-    GAMIFICATION = "gamification"  # gifts, missions, achievements, store
+    GAMIFICATION = "gamification"  # gifts, missions, achievements, store, auctions, trivia
     TELEGRAM = "telegram"  # every outbound Bot API call (rate limited)
     BROADCAST = "broadcast"  # large fan-out sends (later issues)
     SCHEDULED = "scheduled"  # beat-driven jobs (later issues)
@@ -19,6 +19,15 @@ ROUTES: dict[str, dict[str, str]] = {
     "tasks.missions.*": {"queue": Queue.GAMIFICATION},
     "tasks.achievements.*": {"queue": Queue.GAMIFICATION},
     "tasks.store.*": {"queue": Queue.GAMIFICATION},
+    "tasks.reactions.toast": {"queue": Queue.TELEGRAM},  # answers a button press
+    "tasks.reactions.*": {"queue": Queue.GAMIFICATION},
+    "tasks.recipes.*": {"queue": Queue.GAMIFICATION},
+    "tasks.auctions.close_due": {"queue": Queue.SCHEDULED},
+    "tasks.auctions.*": {"queue": Queue.GAMIFICATION},
+    # sending a poll is a Bot API call; judging the answer is gamification
+    "tasks.trivia.play": {"queue": Queue.TELEGRAM},
+    "tasks.trivia.post": {"queue": Queue.TELEGRAM},
+    "tasks.trivia.*": {"queue": Queue.GAMIFICATION},
     "tasks.notify.*": {"queue": Queue.TELEGRAM},
     "tasks.telegram.*": {"queue": Queue.TELEGRAM},
     "bench.*": {"queue": Queue.DEFAULT},

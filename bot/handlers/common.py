@@ -71,3 +71,17 @@ async def start_for_member(update: Update, bot: Bot, workflow: Signature, key: s
                          .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
     if not await start_workflow(workflow, key):
         await bot.send_message(user.id, messages.t(language, "gift.queued"))
+
+
+async def show(query: CallbackQuery, bot: Bot, key: str, user_id: int, language: str,
+               rendered: messages.Rendered) -> None:
+    """Replace the pressed message with a view (or send it when that message cannot be
+    edited: gone, or not text, like a poll), through the Telegram path."""
+    params = rendered.params(user_id)
+    if query.message is not None and getattr(query.message, "text", None):
+        params["message_id"] = query.message.message_id
+        method = "editMessageText"
+    else:
+        method = "sendMessage"
+    if not await send(key, user_id, method, params):
+        await bot.send_message(user_id, messages.t(language, "unavailable"))

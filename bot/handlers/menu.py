@@ -14,6 +14,7 @@ from bot.handlers.common import (
     member_language,
     profile,
     send,
+    show,
     stamp,
     start_for_member,
     start_workflow,
@@ -80,14 +81,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rendered = messages.help_text(language)
     else:
         rendered = messages.main_menu(language)
-    params = rendered.params(user_id)
-    if query.message is not None:
-        params["message_id"] = query.message.message_id
-        method = "editMessageText"
-    else:
-        method = "sendMessage"
-    if not await send(key, user_id, method, params):
-        await context.bot.send_message(user_id, messages.t(language, "unavailable"))
+    await show(query, context.bot, key, user_id, language, rendered)
 
 
 async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,7 +15,7 @@ from bot import callbacks
 from bot.handlers.common import (
     answer_unknown,
     member_language,
-    send,
+    show,
     stamp,
     start_for_member,
 )
@@ -74,11 +74,4 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         shown = await asyncio.to_thread(_item_view, user_id, language, item_id)
         rendered = shown if shown is not None else messages.main_menu(language)
     await query.answer()
-    params = rendered.params(user_id)
-    if query.message is not None:
-        params["message_id"] = query.message.message_id
-        method = "editMessageText"
-    else:
-        method = "sendMessage"
-    if not await send(key, user_id, method, params):
-        await context.bot.send_message(user_id, messages.t(language, "unavailable"))
+    await show(query, context.bot, key, user_id, language, rendered)

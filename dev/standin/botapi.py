@@ -95,6 +95,7 @@ class Standin:
         self.usernames: dict[str, int] = {}
         self.callbacks: dict[str, dict[str, Any]] = {}
         self.join_requests: set[tuple[int, int]] = set()
+        self.poll_votes: dict[str, dict[int, list[int]]] = {}  # poll id -> user -> options
         self.members: dict[tuple[int, int], str] = {}
         self.records: deque[dict[str, Any]] = deque(maxlen=self.config.max_records)
         self.stats: Counter[str] = Counter()
@@ -259,9 +260,11 @@ class Standin:
             if chat_id < 0 and body.get("chat_title"):
                 self.chats[chat_id] = {**self.chat(chat_id), "title": body["chat_title"]}
             maker = {"message": self._user_message, "callback": self._callback,
-                     "join_request": self._join_request}.get(kind)
+                     "join_request": self._join_request,
+                     "poll_answer": self._poll_answer}.get(kind)
             if maker is None:
-                raise ValueError("kind must be 'message', 'callback' or 'join_request'")
+                raise ValueError("kind must be 'message', 'callback', 'join_request' or "
+                                 "'poll_answer'")
             update = maker(body, user, chat_id)
         update = {"update_id": next(self._update_ids), **update}
         self.updates.append(update)
@@ -309,6 +312,68 @@ class Standin:
         self.join_requests.add((chat_id, user["id"]))
         return {"chat_join_request": {"chat": self.chat(chat_id), "from": user,
                                       "user_chat_id": user["id"], "date": _now()}}
+
+    def _find_poll(self, poll_id: str) -> dict[str, Any] | None:
+        for history in self.messages.values():
+            for message in history.values():
+                if (message.get("poll") or {}).get("id") == poll_id:
+                    return message
+        return None
+
+    def _vote_problem(self, message: dict[str, Any], user_id: int,
+                      option_ids: list[int]) -> str | None:
+        """Why Telegram would not let this user cast this vote, or None. A poll past its
+        open_period / close_date is closed on the way."""
+        poll = message["poll"]
+        deadline = poll.get("close_date") or (message["date"] + poll["open_period"]
+                                              if poll.get("open_period") else None)
+        if deadline is not None and _now() >= deadline and not poll["is_closed"]:
+            poll["is_closed"] = True
+            self._store(message)
+        previous = self.poll_votes.get(poll["id"], {}).get(user_id)
+        if poll["is_anonymous"]:
+            return "the poll is anonymous: Telegram sends no poll_answer for it"
+        if poll["is_closed"]:
+            return "the poll is closed"
+        if not all(0 <= i < len(poll["options"]) for i in option_ids) or \
+                len(set(option_ids)) != len(option_ids):
+            return "option ids out of range"
+        if len(option_ids) > 1 and not poll["allows_multiple_answers"]:
+            return "the poll allows one answer"
+        if previous and not poll["allows_revoting"]:
+            return "the user has voted already and the poll allows no revoting"
+        if not option_ids and not previous:
+            return "there is no vote to retract"
+        return None
+
+    def _poll_answer(self, body: dict[str, Any], user: dict[str, Any],
+                     chat_id: int) -> dict[str, Any]:
+        """User votes ``option_ids`` (empty: retracts) on poll ``poll_id``. Refused as
+        Telegram would (unknown, anonymous or closed poll, second vote on a poll without
+        revoting, ...) unless ``force``, which injects the update without counting it."""
+        poll_id = str(body["poll_id"])
+        option_ids = [int(i) for i in body.get("option_ids", [])]
+        message = self._find_poll(poll_id)
+        problem = "poll not found" if message is None else \
+            self._vote_problem(message, user["id"], option_ids)
+        if problem and not body.get("force"):
+            raise bad_request(problem)
+        persistent = [str(i) for i in option_ids]
+        if message is not None:
+            poll = message["poll"]
+            persistent = [poll["options"][i]["persistent_id"] for i in option_ids
+                          if 0 <= i < len(poll["options"])]
+            if problem is None:
+                votes = self.poll_votes.setdefault(poll_id, {})
+                for i in votes.get(user["id"], []):
+                    poll["options"][i]["voter_count"] -= 1
+                for i in option_ids:
+                    poll["options"][i]["voter_count"] += 1
+                votes[user["id"]] = option_ids
+                poll["total_voter_count"] = sum(1 for v in votes.values() if v)
+                self._store(message)
+        return {"poll_answer": {"poll_id": poll_id, "user": user, "option_ids": option_ids,
+                                "option_persistent_ids": persistent}}
 
     def _allowed(self) -> set[str]:
         if self.allowed_updates:
@@ -551,6 +616,7 @@ class Standin:
             raise bad_request("POLL_ANSWERS_INVALID")
         if not 1 <= len(p["question"]) <= 300:
             raise bad_request("POLL_QUESTION_INVALID")
+        self._check_poll(p, chat_id)
         poll = {"id": str(5_000_000_000 + next(self._file_ids)), "question": p["question"],
                 "options": [{"persistent_id": str(i), "text": o["text"], "voter_count": 0}
                             for i, o in enumerate(options)],
@@ -559,7 +625,37 @@ class Standin:
                 "allows_multiple_answers": bool(p.get("allows_multiple_answers")),
                 "allows_revoting": bool(p.get("allows_revoting")),
                 "members_only": bool(p.get("members_only"))}
+        poll.update({k: p[k] for k in ("correct_option_ids", "explanation", "open_period",
+                                       "close_date") if k in p})
         return self._new_message(p, chat_id, poll=poll)
+
+    def _check_poll(self, p: dict[str, Any], chat_id: int) -> None:
+        """What Telegram refuses in a poll beyond the spec's types: option lengths, quiz
+        answers, explanation, open time, and non-anonymous polls in channels."""
+        options = p["options"]
+        if any(not 1 <= len(o["text"]) <= 100 for o in options):
+            raise bad_request("POLL_OPTION_INVALID")
+        kind = p.get("type", "regular")
+        if kind not in ("regular", "quiz"):
+            raise bad_request("POLL_TYPE_INVALID")
+        correct = p.get("correct_option_ids")
+        if kind == "quiz":
+            if not correct:
+                raise bad_request("correct_option_ids must be specified for quiz polls")
+            if correct != sorted(set(correct)) or not all(0 <= i < len(options)
+                                                          for i in correct):
+                raise bad_request("wrong correct option ids specified")
+        elif correct:
+            raise bad_request("correct_option_ids can be specified only for quiz polls")
+        explanation = p.get("explanation", "")
+        if len(explanation) > 200 or explanation.count("\n") > 2:
+            raise bad_request("explanation is too long")
+        if "open_period" in p and "close_date" in p:
+            raise bad_request("open_period and close_date can't be used together")
+        if "open_period" in p and not 5 <= p["open_period"] <= 2_628_000:
+            raise bad_request("open_period must be between 5 and 2628000 seconds")
+        if self.chat(chat_id)["type"] == "channel" and p.get("is_anonymous") is False:
+            raise bad_request("non-anonymous polls can't be sent to channel chats")
 
     def _m_sendChatAction(self, p, chat_id):
         if p["action"] not in CHAT_ACTIONS:

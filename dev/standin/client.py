@@ -105,6 +105,19 @@ class StandinClient:
                 "first_name": first_name, "language_code": language_code}
         return self.inject_update({k: v for k, v in body.items() if v is not None})
 
+    def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int], *,
+                    force: bool = False) -> dict[str, Any]:
+        """User ``user_id`` votes ``option_ids`` (empty: retracts) on the bot's poll
+        ``poll_id``; return the ``poll_answer`` Update.
+
+        Refused as Telegram would (unknown, anonymous or closed poll — open_period and
+        close_date are honoured —, options out of range, a second vote on a poll without
+        revoting) unless ``force``, which injects the update without counting the vote.
+        """
+        return self.inject_update({"kind": "poll_answer", "user_id": user_id,
+                                   "poll_id": poll_id, "option_ids": list(option_ids),
+                                   "force": force})
+
     # ------------------------------------------------------------------ recorder
     def sent(self, chat_id: int | str | None = None, method: str | None = None,
              since: int = 0) -> list[dict[str, Any]]:

@@ -32,10 +32,6 @@ TEXTS: dict[str, dict[str, str]] = {
                         "día(s).\n💰 Saldo: {balance} besitos.",
         "gift.denied": "⏳ Ya reclamaste tu regalo de hoy. Vuelve en {hours} h {minutes} min.",
         "gift.queued": "⏳ Recibido. Estamos con mucho trabajo: te aviso en cuanto esté listo.",
-        "mission.completed": "✅ Misión completada: {title}. +{besitos} besitos.\n"
-                             "💰 Saldo: {balance} besitos.",
-        "achievement.unlocked": "🏆 Logro desbloqueado: {title} ({tier}). +{besitos} besitos.\n"
-                                "💰 Saldo: {balance} besitos.",
         "wallet": "💰 Tu saldo: {balance} besitos.",
         "wallet.empty": "Aún no tienes movimientos.",
         "wallet.lines": "Últimos movimientos:",
@@ -93,10 +89,6 @@ TEXTS: dict[str, dict[str, str]] = {
                        "Come back in {hours} h {minutes} min.",
         "gift.queued": "⏳ Received. We are busy right now: "
                        "I will tell you as soon as it is done.",
-        "mission.completed": "✅ Mission completed: {title}. +{besitos} besitos.\n"
-                             "💰 Balance: {balance} besitos.",
-        "achievement.unlocked": "🏆 Achievement unlocked: {title} ({tier}). +{besitos} besitos.\n"
-                                "💰 Balance: {balance} besitos.",
         "wallet": "💰 Your balance: {balance} besitos.",
         "wallet.empty": "No movements yet.",
         "wallet.lines": "Latest movements:",
@@ -256,20 +248,6 @@ def wallet_view(language: str, balance: int, lines: list[tuple[int, str, datetim
     return Rendered("\n".join(parts), back_keyboard(language))
 
 
-def _mission_title(mission_id: str, language: str) -> str:
-    for mission in content.missions():
-        if mission.id == mission_id:
-            return mission.title.get(language)
-    return mission_id
-
-
-def _achievement_title(achievement_id: str, language: str) -> str:
-    for achievement in content.achievements():
-        if achievement.id == achievement_id:
-            return achievement.title.get(language)
-    return achievement_id
-
-
 def _item_title(item_id: str, language: str) -> str:
     item = content.item(item_id)
     return item.title.get(language) if item is not None else item_id
@@ -331,8 +309,10 @@ def item_view(language: str, offer: Any) -> Rendered:
 
 def inventory_view(language: str, lines: list[tuple[str, int]]) -> Rendered:
     """What the member holds, stacked, with a Use button for each consumable."""
+    crafting = [_button(language, "btn.recipes", "x:list")]  # services/messages/recipes.py
     if not lines:
-        return Rendered(t(language, "inventory.empty"), store_keyboard(language))
+        shop = store_keyboard(language)["inline_keyboard"]
+        return Rendered(t(language, "inventory.empty"), {"inline_keyboard": [crafting, *shop]})
     parts = [t(language, "inventory")]
     rows: list[list[dict[str, str]]] = []
     for item_id, quantity in lines:
@@ -342,6 +322,7 @@ def inventory_view(language: str, lines: list[tuple[str, int]]) -> Rendered:
         if item is not None and item.consumable:
             rows.append([{"text": t(language, "btn.use", title=title),
                           "callback_data": f"i:use:{item_id}"}])
+    rows.append(crafting)
     rows += store_keyboard(language)["inline_keyboard"]
     return Rendered("\n".join(parts), {"inline_keyboard": rows})
 
@@ -368,25 +349,6 @@ def _gift_denied(event: dict[str, Any], language: str) -> Rendered:
             - datetime.fromisoformat(event["at"]))
     minutes = max(int(wait.total_seconds()) // 60, 0)
     return Rendered(t(language, "gift.denied", hours=minutes // 60, minutes=minutes % 60),
-                    back_keyboard(language))
-
-
-@renders("mission.completed")
-def _mission_completed(event: dict[str, Any], language: str) -> Rendered:
-    payload = event["payload"]
-    return Rendered(t(language, "mission.completed",
-                      title=_mission_title(payload["mission_id"], language),
-                      besitos=payload["besitos"], balance=payload["balance"]),
-                    back_keyboard(language))
-
-
-@renders("achievement.unlocked")
-def _achievement_unlocked(event: dict[str, Any], language: str) -> Rendered:
-    payload = event["payload"]
-    return Rendered(t(language, "achievement.unlocked",
-                      title=_achievement_title(payload["achievement_id"], language),
-                      tier=payload["tier"], besitos=payload["besitos"],
-                      balance=payload["balance"]),
                     back_keyboard(language))
 
 
@@ -418,3 +380,4 @@ def _item_refused(event: dict[str, Any], language: str) -> Rendered:
 
 # Feature modules register their texts and renderers on import (keep this list sorted).
 # from services.messages import auctions, ...  # noqa: E402, F401
+from services.messages import auctions, progress, reactions, recipes, trivia  # noqa: E402, F401

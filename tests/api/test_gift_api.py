@@ -16,6 +16,10 @@ from tasks import events, workflows
 from tests.api.conftest import KeyFactory, auth
 from tests.support import wait_until
 
+# A first gift: 10, the "gift of the day" mission (5) and the first-mission achievement (50).
+FIRST_GIFT_LEDGER = [("achievement:primera-mision", 50), ("daily_gift", 10),
+                     ("mission:regalo-del-dia", 5)]
+
 
 def start_member(user_id: int, standin: Any) -> None:
     events.start(workflows.start_member(user_id, {"first_name": "Ana", "language_code": "es"},
@@ -43,12 +47,13 @@ def event_types(user_id: int) -> Counter[str]:
 
 
 def settled(user_id: int) -> None:
-    """Wait until every event of the member is published and the achievement is marked."""
+    """Wait until every event of the member is published and the achievement (first mission,
+    from the "gift of the day" mission) is marked."""
     def done() -> bool:
         with read_session() as session:
             rows = session.scalars(select(OutboxEvent).where(
                 OutboxEvent.payload["user_id"].as_float() == float(user_id))).all()
-        marked = (mongo.member_state(user_id) or {}).get("achievements", {}).get("primer-regalo")
+        marked = (mongo.member_state(user_id) or {}).get("achievements", {}).get("primera-mision")
         return bool(rows) and all(r.published_at is not None for r in rows) and bool(marked)
 
     wait_until(done, timeout=20, message=f"member {user_id} settled")
@@ -66,9 +71,10 @@ def test_gift_over_the_api_pays_notifies_and_replays(api_v1: httpx.Client, worke
                     "queued": True}
     assert "idempotent-replayed" not in response.headers
     standin.wait_for_message(user_id, "+10 besitos", timeout=15)
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
+    standin.wait_for_message(user_id, "Primera misión", timeout=15)
+    standin.wait_for_message(user_id, "Ahora eres nivel 2", timeout=15)
     settled(user_id)
-    assert ledger(user_id) == [("achievement:primer-regalo", 5), ("daily_gift", 10)]
+    assert ledger(user_id) == FIRST_GIFT_LEDGER
 
     mark = standin.mark()
     again = gift(api_v1, user_id, key, "gift-1")
@@ -93,13 +99,13 @@ def test_gift_over_the_api_pays_notifies_and_replays(api_v1: httpx.Client, worke
     texts = [r["params"]["text"] for r in standin.sent(chat_id=user_id, method="sendMessage")]
     assert sum("+10 besitos" in t for t in texts) == 1
     assert standin.sent(chat_id=user_id, since=mark) == []
-    assert ledger(user_id) == [("achievement:primer-regalo", 5), ("daily_gift", 10)]
+    assert ledger(user_id) == FIRST_GIFT_LEDGER
 
     # another key for the same member the same day: accepted, told in Telegram to come back
     fresh = gift(api_v1, user_id, key, "gift-2")
     assert fresh.status_code == 202 and fresh.json()["request_key"] == f"api:{key_id}:gift-2"
     standin.wait_for_message(user_id, "Ya reclamaste", timeout=15)
-    assert sum(a for _, a in ledger(user_id)) == 15
+    assert sum(a for _, a in ledger(user_id)) == 65
 
 
 def test_idempotency_keys_are_per_api_key(api_v1: httpx.Client, make_key: KeyFactory,
@@ -141,7 +147,8 @@ def test_api_and_bot_claims_have_the_same_effects(api_v1: httpx.Client, worker: 
     assert gift(api_v1, via_api, key, f"eq-{via_api}").status_code == 202
     for uid in (via_bot, via_api):
         standin.wait_for_message(uid, "+10 besitos", timeout=15)
-        standin.wait_for_message(uid, "Primer regalo", timeout=15)
+        standin.wait_for_message(uid, "Primera misión", timeout=15)
+        standin.wait_for_message(uid, "Ahora eres nivel 2", timeout=15)
         settled(uid)
     assert ledger(via_bot) == ledger(via_api)
     assert ("daily_gift", 10) in ledger(via_api)

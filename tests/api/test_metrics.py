@@ -72,11 +72,11 @@ def test_a_gift_workflow_moves_the_task_workflow_and_telegram_counters(
     start_member(user_id, standin)
     events.start(workflows.daily_gift(user_id, f"m:{user_id}"), command_id=f"m:{user_id}")
     standin.wait_for_message(user_id, "+10 besitos", timeout=15)
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
+    standin.wait_for_message(user_id, "Primera misión", timeout=15)
 
     claim = {"task": "tasks.gifts.claim"}
     moved(api_url, before, "yabot_tasks_total", state="succeeded", **claim)
-    # welcome menu, gift message, achievement message
+    # welcome menu, gift message, mission and achievement messages (and the level-up)
     after = moved(api_url, before, "yabot_telegram_sends_total", 3, method="sendMessage",
                   outcome="sent")
 

@@ -13,18 +13,20 @@ def test_member_registers_claims_gift_and_reads_wallet(bot, standin, user_id) ->
     menu = standin.wait_for_message(user_id, "mayordomo", since=mark, timeout=15)
     buttons = [b["callback_data"] for row in menu["result"]["reply_markup"]["inline_keyboard"]
                for b in row]
-    assert buttons == ["m:gift", "s:list", "i:list", "m:wallet", "m:help"]
+    assert buttons == ["m:gift", "g:missions", "g:achievements", "s:list", "i:list", "a:list",
+                       "t:play", "g:top", "m:wallet", "m:help"]
 
     standin.press(user_id, "m:gift", menu["result"]["message_id"])
     standin.wait_for_message(user_id, "+10 besitos", since=mark, timeout=15)
-    standin.wait_for_message(user_id, "Primer regalo", since=mark, timeout=15)
+    # the "gift of the day" mission (+5) unlocks the first-mission achievement (+50)
+    standin.wait_for_message(user_id, "Primera misión", since=mark, timeout=15)
 
     standin.press(user_id, "m:wallet", menu["result"]["message_id"])
-    view = standin.wait_for(lambda r: "Tu saldo: 15" in r["params"].get("text", ""),
+    view = standin.wait_for(lambda r: "Tu saldo: 65" in r["params"].get("text", ""),
                             timeout=15, chat_id=user_id, method="editMessageText", since=mark)
     assert "+10" in view["params"]["text"] and "Regalo diario" in view["params"]["text"]
     with read_session() as session:
-        assert wallet.balance(session, user_id) == 15 == wallet.ledger_sum(session, user_id)
+        assert wallet.balance(session, user_id) == 65 == wallet.ledger_sum(session, user_id)
     # every callback query was answered
     answered = standin.sent(method="answerCallbackQuery", since=mark)
     assert len(answered) >= 2

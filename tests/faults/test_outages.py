@@ -53,12 +53,12 @@ def test_redis_stopped_while_members_press_the_gift_button(bot, beat, standin, r
     finally:
         redis_server.start()
     wait_until(lambda: _redis_up(redis_server.url), timeout=10)
-    wait_until(lambda: all(message_counts(standin, [u], "Primer regalo")[u] == 1
+    wait_until(lambda: all(message_counts(standin, [u], "Primera misión")[u] == 1
                            for u in members), timeout=90, interval=0.5,
                message="every queued gift processed after Redis came back")
     gifts = message_counts(standin, members, "+10 besitos")
     assert [gifts[u] for u in members] == [1] * len(members)
-    assert_books_balance(members, expected_balance=15)
+    assert_books_balance(members, expected_balance=65)
 
 
 def test_mongodb_stopped_during_registration(worker, standin, mongo_server, new_user_id) -> None:  # type: ignore[no-untyped-def]

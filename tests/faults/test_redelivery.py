@@ -20,7 +20,7 @@ def test_every_gift_step_delivered_twice(worker, standin, new_user_id) -> None: 
     mongo.ensure_member(uid, "es")
     for _ in range(2):  # the claim message, redelivered with the same id
         app.send_task("tasks.gifts.claim", args=[uid, f"twice:{uid}"], task_id=f"claim-{uid}")
-    wait_until(lambda: message_counts(standin, [uid], "Primer regalo")[uid] == 1, timeout=20)
+    wait_until(lambda: message_counts(standin, [uid], "Primera misión")[uid] == 1, timeout=20)
 
     # Every reacting step again, as a broker redelivery would hand them out, plus the relay.
     with read_session() as session:
@@ -33,7 +33,7 @@ def test_every_gift_step_delivered_twice(worker, standin, new_user_id) -> None: 
     time.sleep(3)  # give duplicates every chance to show up
 
     assert message_counts(standin, [uid], "+10 besitos")[uid] == 1
-    assert message_counts(standin, [uid], "Primer regalo")[uid] == 1
-    assert_books_balance([uid], expected_balance=15)
+    assert message_counts(standin, [uid], "Primera misión")[uid] == 1
+    assert_books_balance([uid], expected_balance=65)
     state = mongo.member_state(uid)
     assert state is not None and state["counters"]["gift_claimed"] == 1

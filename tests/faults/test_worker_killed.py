@@ -43,17 +43,18 @@ def test_worker_killed_mid_workflow_and_restarted(log_dir, standin, new_user_id)
     try:
         def everyone_told() -> bool:
             # The gift and the achievement messages are independent branches: a gift message
-            # caught by the kill may still be in its retry backoff when the achievement lands.
+            # caught by the kill may still be in its retry backoff when the achievement lands
+            # (the "gift of the day" mission unlocks the first-mission achievement).
             gifts = message_counts(standin, members, "+10 besitos")
-            unlocks = message_counts(standin, members, "Primer regalo")
+            unlocks = message_counts(standin, members, "Primera misión")
             return all(gifts[uid] >= 1 and unlocks[uid] >= 1 for uid in members)
 
         wait_until(everyone_told, timeout=120, interval=0.5,
                    message="every member told of the gift and the achievement")
         time.sleep(2)  # let any duplicate show itself
-        for needle in ("+10 besitos", "Primer regalo"):
+        for needle in ("+10 besitos", "Primera misión"):
             counts = message_counts(standin, members, needle)
             assert [counts[uid] for uid in members] == [1] * len(members), needle
-        assert_books_balance(members, expected_balance=15)
+        assert_books_balance(members, expected_balance=65)
     finally:
         second.stop()

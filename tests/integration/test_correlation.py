@@ -16,7 +16,7 @@ def test_correlation_id_reaches_every_task_log_line(worker, standin, user_id) ->
         events.start(workflows.daily_gift(user_id, f"g:{user_id}"), command_id=f"g:{user_id}")
     finally:
         context.correlation_id.reset(token)
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
+    standin.wait_for_message(user_id, "Primera misión", timeout=15)
     wanted = ["tasks.users.register", "tasks.users.ensure_state", "tasks.telegram.send",
               "tasks.gifts.claim", "tasks.missions.progress", "tasks.achievements.check",
               "tasks.notify.member"]

@@ -20,15 +20,18 @@ def test_register_then_gift_pays_and_notifies_once(worker, standin, user_id) -> 
     start_member(user_id, standin)
     events.start(workflows.daily_gift(user_id, "cb:1"), command_id="cb:1")
     standin.wait_for_message(user_id, "+10 besitos", timeout=15)
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
+    standin.wait_for_message(user_id, "Misión completada: Regalo del día", timeout=15)
+    standin.wait_for_message(user_id, "Primera misión", timeout=15)
+    standin.wait_for_message(user_id, "Ahora eres nivel 2", timeout=15)
     wait_until(lambda: (mongo.member_state(user_id) or {}).get("achievements", {})
-               .get("primer-regalo"), message="achievement marked")
+               .get("primera-mision"), message="achievement marked")
     with read_session() as session:
-        assert wallet.balance(session, user_id) == 15  # 10 gift + 5 first-gift achievement
-        assert wallet.ledger_sum(session, user_id) == 15
+        # 10 gift + 5 "gift of the day" mission + 50 first-mission achievement
+        assert wallet.balance(session, user_id) == 65
+        assert wallet.ledger_sum(session, user_id) == 65
     texts = [r["params"]["text"] for r in standin.sent(chat_id=user_id, method="sendMessage")]
-    assert sum("+10 besitos" in t for t in texts) == 1
-    assert sum("Primer regalo" in t for t in texts) == 1
+    for needle in ("+10 besitos", "Regalo del día", "Primera misión", "nivel 2"):
+        assert sum(needle in t for t in texts) == 1, needle
     state = mongo.member_state(user_id)
     assert state is not None and state["counters"]["gift_claimed"] == 1
 
@@ -40,14 +43,14 @@ def test_second_press_same_day_is_told_to_come_back(worker, standin, user_id) ->
     events.start(workflows.daily_gift(user_id, "p2"), command_id="p2")
     standin.wait_for_message(user_id, "Ya reclamaste", timeout=15)
     with read_session() as session:
-        assert wallet.balance(session, user_id) in (10, 15)
-        wait_until(lambda: wallet.balance(session, user_id) == 15)
+        assert wallet.balance(session, user_id) in (10, 15, 65)
+        wait_until(lambda: wallet.balance(session, user_id) == 65)
 
 
 def test_every_event_is_published_and_every_delivery_recorded(worker, standin, user_id) -> None:  # type: ignore[no-untyped-def]
     start_member(user_id, standin)
     events.start(workflows.daily_gift(user_id, "q1"), command_id="q1")
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
+    standin.wait_for_message(user_id, "Ahora eres nivel 2", timeout=15)
 
     def all_published() -> bool:
         with read_session() as session:

@@ -24,13 +24,16 @@ def test_third_day_in_a_row_completes_the_streak_mission(worker, standin, user_i
     events.start(workflows.daily_gift(user_id, f"streak:{user_id}"), command_id="streak")
     standin.wait_for_message(user_id, "Racha: 3", timeout=15)
     standin.wait_for_message(user_id, "Misión completada: Constancia", timeout=15)
-    standin.wait_for_message(user_id, "Primera misión", timeout=15)  # reacts to the mission
-    standin.wait_for_message(user_id, "Primer regalo", timeout=15)
-    expected = (10 + 2 * get_settings().gift_streak_bonus) + 30 + 50 + 5
+    standin.wait_for_message(user_id, "Misión completada: Regalo del día", timeout=15)
+    standin.wait_for_message(user_id, "Primera misión", timeout=15)  # reacts to a mission
+    standin.wait_for_message(user_id, "Ahora eres nivel 2", timeout=15)  # its 50 crossed 50
+    # gift (with a 3-day streak) + Constancia + Regalo del día + Primera misión
+    expected = (10 + 2 * get_settings().gift_streak_bonus) + 30 + 5 + 50
     with read_session() as session:
         wait_until(lambda: wallet.balance(session, user_id) == expected, timeout=10)
         assert wallet.ledger_sum(session, user_id) == expected
-    assert message_counts(standin, [user_id], "Constancia")[user_id] == 1
+    for needle in ("Constancia", "Regalo del día", "Primera misión", "nivel 2"):
+        assert message_counts(standin, [user_id], needle)[user_id] == 1, needle
 
 
 def test_a_permanent_failure_is_dead_lettered_and_can_be_replayed(worker, standin,
