@@ -302,15 +302,16 @@ def refuse_create(session: Session, actor_id: int | None, request_key: str, reas
                   details: dict[str, Any]) -> list[events.Event]:
     """Record a refused creation (audit row + `auction.create_refused`), once per key."""
     event_id = f"auction.create_refused:{request_key}"
-    if session.get(OutboxEvent, event_id) is not None:
-        return events.unpublished(session, [event_id])
-    admins.audit(session, actor_id, "auction.create", None, reason,
-                 {**details, "request_key": request_key})
     payload: dict[str, Any] = {"reason": reason, "item_id": str(details.get("item_id", ""))[:40],
                                "lang": _language(session, actor_id)}
     if actor_id is not None:
         payload["user_id"] = actor_id
-    return [events.record(session, event_id, "auction.create_refused", payload)]
+    event = events.record_once(session, event_id, "auction.create_refused", payload)
+    if event is None:  # refused before: told and audited then
+        return events.unpublished(session, [event_id])
+    admins.audit(session, actor_id, "auction.create", None, reason,
+                 {**details, "request_key": request_key})
+    return [event]
 
 
 # --- bids --------------------------------------------------------------------------------

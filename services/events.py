@@ -46,6 +46,24 @@ def record(session: Session, event_id: str, event_type: str, payload: dict[str, 
     return Event.from_row(row)
 
 
+def record_once(session: Session, event_id: str, event_type: str,
+                payload: dict[str, Any]) -> Event | None:
+    """Add an event and write it now; None when an event with this id exists already.
+
+    For side rows that must exist once with their event (an audit row of a refusal): write
+    them only when this returns an event. The immediate INSERT makes a twin transaction
+    racing for the same id wait here and then fail (unique key; the task retries and finds
+    the event), instead of slipping its side rows past a check made earlier.
+    """
+    if session.get(OutboxEvent, event_id) is not None:
+        return None
+    row = OutboxEvent(id=event_id, type=event_type, payload=payload,
+                      correlation_id=context.current(), created_at=datetime.now(UTC))
+    session.add(row)
+    session.flush()
+    return Event.from_row(row)
+
+
 def unpublished(session: Session, event_ids: list[str]) -> list[Event]:
     """Those of the given events not yet published (to finish a job a crash interrupted)."""
     rows = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(event_ids),

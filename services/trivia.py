@@ -292,9 +292,13 @@ def refuse(session: Session, action: str, user_id: int, request_key: str, exc: R
         payload["question_id"] = question_id[:40]
     if action == "post":
         payload["chat_id"] = chat_id
+    event = events.record_once(session, event_id, f"trivia.{action}_refused", payload)
+    if event is None:  # a twin delivery recorded it a moment ago
+        return events.unpublished(session, [event_id])
+    if action == "post":
         admins.audit(session, user_id, "trivia.post", f"chat:{chat_id}", f"refused:{exc.code}",
                      {"question_id": (question_id or "")[:40], "request_key": request_key})
-    return [events.record(session, event_id, f"trivia.{action}_refused", payload)]
+    return [event]
 
 
 def opened(session: Session, key: str, result: Any, now: datetime | None = None,

@@ -624,3 +624,36 @@ def test_views_show_price_time_and_the_members_status(new_user_id) -> None:  # t
     rendered = messages.for_event(outbid.as_message())
     assert rendered is not None and "Te han superado" in rendered.text
     assert f"a:bid:{aid}:80" in str(rendered.reply_markup)  # bid again, at the minimum now
+
+
+def test_twin_refusals_racing_write_one_audit_row(new_user_id) -> None:  # type: ignore[no-untyped-def]
+    """Two deliveries of one refused /subasta at the same moment (PostgreSQL lets them run
+    side by side): one event, one audit row; the loser retries, as its task would."""
+    import sqlalchemy.exc
+
+    member = new_user_id()
+    with unit_of_work() as session:
+        users.register(session, users.Profile(user_id=member, language_code="es"))
+    request_key = key("twin")
+    start = threading.Barrier(4)
+
+    def refuse() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                with unit_of_work() as session:
+                    auctions.refuse_create(session, member, request_key, "not_admin",
+                                           {"item_id": "rosa-roja"})
+                return
+            except sqlalchemy.exc.IntegrityError:
+                continue
+
+    threads = [threading.Thread(target=refuse) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with read_session() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.actor_id == member)).all()
+        assert [(r.action, r.result) for r in rows] == [("auction.create", "not_admin")]
+        assert session.get(OutboxEvent, f"auction.create_refused:{request_key}") is not None
