@@ -41,6 +41,7 @@ class GiftResult:
     all_messages_s: float | None  # first publish → last message (gift + achievement)
     messages: int
     register_s: float
+    per_workflow: int  # messages one complete workflow sends (counted in the warm-up)
     retries: int
     drained_at_s: float = 0.0  # when the bench stopped waiting for the remaining messages
     # Complete workflows (achievement message sent) at the last gift message, and the rate
@@ -146,6 +147,17 @@ def _sent_messages(standin: Any) -> int:
     return int(standin.stats()["methods"].get("sendMessage", 0))
 
 
+def _settled_messages(standin: Any, quiet: float = 2.0) -> int:
+    """sendMessage calls at the stand-in once no new one came for `quiet` seconds."""
+    last, since = -1, time.monotonic()
+    while time.monotonic() - since < quiet:
+        now = _sent_messages(standin)
+        if now != last:
+            last, since = now, time.monotonic()
+        time.sleep(0.1)
+    return last
+
+
 def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int | None],
         standin: Any, drain: float = 45.0, stall_timeout: float = 60.0) -> GiftResult:
     print(f"  registering {len(members) + len(warmup):,} members (SQL + Mongo) …", flush=True)
@@ -161,9 +173,9 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
         _publish(warmup, "warm")
         wait_until(lambda: delivered()[0] >= len(warmup), 60, interval=0.1,
                    message="warm-up workflows")
-        wait_until(lambda: standin.stats()["methods"].get("sendMessage", 0) >= 2 * len(warmup),
-                   30, interval=0.1, message="warm-up achievement messages")
-        time.sleep(0.5)  # the last tasks' log lines
+        wait_until(lambda: delivered(ACHIEVEMENT_PREFIX)[0] >= len(warmup), 30, interval=0.1,
+                   message="warm-up achievement messages")
+        per_workflow = _settled_messages(standin) // len(warmup)  # gift, mission, achievement…
         shape = workflow_shape(worker.log(), len(warmup))
         base_done = delivered()[0]
         base_msgs = standin.stats()["methods"].get("sendMessage", 0)
@@ -185,7 +197,8 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
                     msgs = _sent_messages(standin) - base_msgs
                     el = time.time() - t0
                     print(f"  {el:6.1f}s  gift messages {count:>6,}/{total:,}  "
-                          f"({count / el:6.1f}/s)  all messages {msgs:>6,}/{2 * total:,}",
+                          f"({count / el:6.1f}/s)  all messages {msgs:>6,}/"
+                          f"{per_workflow * total:,}",
                           flush=True)
                     next_print = now + 5
                 if count >= total or now - last_progress > stall_timeout:
@@ -202,13 +215,13 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
             deadline = drain_t0 + drain
             while time.monotonic() < deadline:
                 msgs = _sent_messages(standin) - base_msgs
-                if msgs >= 2 * total:
+                if msgs >= per_workflow * total:
                     _, last_any = delivered("event:")
                     all_s = (last_any - t0) if last_any else time.time() - t0
                     break
                 if time.monotonic() >= next_print:
                     print(f"  {time.time() - t0:6.1f}s  draining: all messages "
-                          f"{msgs:>6,}/{2 * total:,}", flush=True)
+                          f"{msgs:>6,}/{per_workflow * total:,}", flush=True)
                     next_print = time.monotonic() + 5
                 time.sleep(0.25)
             drained_at = time.time() - t0
@@ -223,14 +236,14 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
         from worker.app import app
 
         purged = app.control.purge()
-        print(f"  stopped waiting after {drained_at:.0f}s: {msgs:,}/{2 * total:,} messages "
-              f"sent; {purged:,} queued task(s) dropped", flush=True)
+        print(f"  stopped waiting after {drained_at:.0f}s: {msgs:,}/{per_workflow * total:,} "
+              f"messages sent; {purged:,} queued task(s) dropped", flush=True)
     from bench import instrument
 
     log = worker.log()
     retries = log.count(" retry: ")
     worker_stats = instrument.load(stats_dir)
-    return GiftResult(total, done, publish_s, elapsed, all_s, msgs, register_s, retries,
-                      drained_at, complete_at_gift_end, remainder_rate,
+    return GiftResult(total, done, publish_s, elapsed, all_s, msgs, register_s, per_workflow,
+                      retries, drained_at, complete_at_gift_end, remainder_rate,
                       int(WORKER_OPTIONS["concurrency"]), meter.shares(), log, timeline,
                       worker_stats, shape)

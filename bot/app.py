@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.handlers import auctions, menu, progress, reactions, recipes, store, trivia
+from bot.handlers import admin, auctions, menu, progress, reactions, recipes, store, trivia
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     application.add_handler(CommandHandler("help", menu.help_command))
     application.add_handler(CallbackQueryHandler(store.button, pattern=callbacks.STORE_PREFIX))
     application.add_handler(CommandHandler("subasta", auctions.command))
+    application.add_handler(CommandHandler(admin.RELOAD_COMMANDS, admin.reload_command))
     application.add_handler(CallbackQueryHandler(auctions.button,
                                                  pattern=callbacks.AUCTION_PREFIX))
     application.add_handler(CallbackQueryHandler(reactions.button,

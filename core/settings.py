@@ -7,6 +7,7 @@ Secrets are `SecretStr` so they never print in a repr or a log line.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
     missions_expiry_batch: int = Field(default=500, gt=0)  # members per batch (10 per run)
     leaderboard_size: int = Field(default=10, ge=1, le=50)  # members shown in 🏅
 
+    # --- catalogs (content/*.yaml) ---------------------------------------------------------
+    content_dir: Path | None = None  # where the catalogs are read from; None: the repo's content/
+    content_check_interval: float = Field(default=5.0, ge=0)  # s between reload checks
+
     # --- processes (Flower and the stand-in read FLOWER_* / STANDIN_PORT in the Procfile) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -90,6 +95,11 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @field_validator("content_dir", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod

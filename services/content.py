@@ -2,18 +2,31 @@
 
 Services read the catalogs from here (cached per process); `sync_to_store()` copies them
 into MongoDB's `catalog` collection for the API and admin tools.
+
+Each catalog is one file, `<name>.yaml` in `content_dir()` (the CONTENT_DIR setting, else
+the repo's `content/`), with a loader in `LOADERS`. A process reads a catalog when it first
+needs it; `load_all()` reads every one fresh with every cross-check and touches nothing in
+use, `install()` swaps the result in at once, `reload()` forgets them all
+(services/catalogs.py is the admins' reload; tasks/content.py tells every process).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
+
+from core.settings import get_settings
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+def content_dir() -> Path:
+    """Where the catalogs are read from: the CONTENT_DIR setting, else the repo's content/."""
+    return get_settings().content_dir or CONTENT_DIR
 
 
 class Text(BaseModel):
@@ -196,8 +209,7 @@ class Item(BaseModel):
         return self.vip_price if vip and self.vip_price is not None else self.price
 
 
-def _load(name: str, model: type[BaseModel]) -> list:  # type: ignore[type-arg]
-    path = CONTENT_DIR / name
+def _load(path: Path, model: type[BaseModel]) -> list:  # type: ignore[type-arg]
     items = TypeAdapter(list[model]).validate_python(yaml.safe_load(path.read_text()) or [])
     ids = [item.id for item in items]
     duplicated = {i for i in ids if ids.count(i) > 1}
@@ -206,8 +218,9 @@ def _load(name: str, model: type[BaseModel]) -> list:  # type: ignore[type-arg]
     return items
 
 
-def _check_reward_items(name: str, entries: list[Mission] | list[Achievement]) -> None:
-    known = {entry.id for entry in items()}
+def _check_reward_items(name: str, entries: list[Mission] | list[Achievement],
+                        catalog: tuple[Item, ...] | None = None) -> None:
+    known = {entry.id for entry in (items() if catalog is None else catalog)}
     for entry in entries:
         unknown = sorted({reward.item for reward in entry.reward.items} - known)
         if unknown:
@@ -215,18 +228,30 @@ def _check_reward_items(name: str, entries: list[Mission] | list[Achievement]) -
                              f"items.yaml: {', '.join(unknown)}")
 
 
-@lru_cache(maxsize=1)
+# A loader reads one catalog file; `get(name)` gives the catalogs it is checked against
+# (loaded before it: see the order of LOADERS).
+Loader = Callable[[Path, Callable[[str], tuple[Any, ...]]], tuple[Any, ...]]
+
+
+def _load_missions(path: Path, get: Callable[[str], tuple[Any, ...]]) -> tuple[Mission, ...]:
+    entries = _load(path, Mission)
+    _check_reward_items("missions.yaml", entries, get("items"))
+    return tuple(entries)
+
+
+def _load_achievements(path: Path, get: Callable[[str], tuple[Any, ...]]
+                       ) -> tuple[Achievement, ...]:
+    entries = _load(path, Achievement)
+    _check_reward_items("achievements.yaml", entries, get("items"))
+    return tuple(entries)
+
+
 def missions() -> tuple[Mission, ...]:
-    entries = _load("missions.yaml", Mission)
-    _check_reward_items("missions.yaml", entries)
-    return tuple(entries)
+    return _catalog("missions")
 
 
-@lru_cache(maxsize=1)
 def achievements() -> tuple[Achievement, ...]:
-    entries = _load("achievements.yaml", Achievement)
-    _check_reward_items("achievements.yaml", entries)
-    return tuple(entries)
+    return _catalog("achievements")
 
 
 def check_levels(entries: list[Level]) -> tuple[Level, ...]:
@@ -241,14 +266,12 @@ def check_levels(entries: list[Level]) -> tuple[Level, ...]:
     return tuple(entries)
 
 
-@lru_cache(maxsize=1)
 def levels() -> tuple[Level, ...]:
-    return check_levels(_load("levels.yaml", Level))
+    return _catalog("levels")
 
 
-@lru_cache(maxsize=1)
 def items() -> tuple[Item, ...]:
-    return tuple(_load("items.yaml", Item))
+    return _catalog("items")
 
 
 def item(item_id: str) -> Item | None:
@@ -312,9 +335,8 @@ def load_trivia(path: Path) -> tuple[TriviaQuestion, ...]:
     return tuple(entries)
 
 
-@lru_cache(maxsize=1)
 def trivia() -> tuple[TriviaQuestion, ...]:
-    return load_trivia(CONTENT_DIR / "trivia.yaml")
+    return _catalog("trivia")
 
 
 def trivia_question(question_id: str) -> TriviaQuestion | None:
@@ -361,35 +383,117 @@ def load_recipes(path: Path, catalog: tuple[Item, ...]) -> tuple[Recipe, ...]:
     return tuple(entries)
 
 
-@lru_cache(maxsize=1)
 def recipes() -> tuple[Recipe, ...]:
-    return load_recipes(CONTENT_DIR / "recipes.yaml", items())
+    return _catalog("recipes")
 
 
 def recipe(recipe_id: str) -> Recipe | None:
     return next((entry for entry in recipes() if entry.id == recipe_id), None)
 
 
+# --- loading and reloading ----------------------------------------------------------------
+# Every catalog: `<name>.yaml` and its loader, in dependency order (items first: the others
+# are checked against it). A new catalog adds its loader here and its kind to STORE_KINDS.
+LOADERS: dict[str, Loader] = {
+    "items": lambda path, get: tuple(_load(path, Item)),
+    "levels": lambda path, get: check_levels(_load(path, Level)),
+    "missions": _load_missions,
+    "achievements": _load_achievements,
+    "trivia": lambda path, get: load_trivia(path),
+    "recipes": lambda path, get: load_recipes(path, get("items")),
+}
+# The `kind` of each catalog's documents in MongoDB's `catalog` collection.
+STORE_KINDS = {"missions": "mission", "achievements": "achievement", "levels": "level",
+               "items": "item", "trivia": "trivia", "recipes": "recipe"}
+
+# The catalogs in use in this process (name → entries), each read when first needed.
+# `install` replaces the whole dict at once, so a reader never sees a mix of two versions.
+_loaded: dict[str, tuple[Any, ...]] = {}
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used: which file, and the (first) problem in it."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(f"{file}: {problem}")
+        self.file = file
+        self.problem = problem
+
+
+def _catalog(name: str) -> tuple[Any, ...]:
+    entries = _loaded.get(name)
+    if entries is None:
+        entries = LOADERS[name](content_dir() / f"{name}.yaml", _catalog)
+        _loaded[name] = entries
+    return entries
+
+
+def _problem(exc: Exception, path: Path) -> str:
+    """What is wrong, in one line, without the server's paths or the offending values."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        loc = list(errors[0]["loc"])
+        where = [f"entry {loc.pop(0) + 1}"] if loc and isinstance(loc[0], int) else []
+        if loc:
+            where.append(".".join(str(part) for part in loc))
+        message = str(errors[0]["msg"]).removeprefix("Value error, ")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{', '.join(where)}: {message}{more}" if where else f"{message}{more}"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return (f"not valid YAML: {exc.problem or exc.context} "
+                f"(line {mark.line + 1}, column {mark.column + 1})")
+    if isinstance(exc, FileNotFoundError):
+        return "the file is missing"
+    text = str(exc)
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        text = text.removeprefix(prefix)
+    return text.replace(str(path.parent) + "/", "")
+
+
+def load_all(directory: Path | None = None) -> dict[str, tuple[Any, ...]]:
+    """Every catalog read fresh from `directory` (default `content_dir()`) with every
+    cross-check against the fresh others. Touches nothing in use (`install` the result);
+    raises CatalogError naming the first file that cannot be used."""
+    directory = directory or content_dir()
+    fresh: dict[str, tuple[Any, ...]] = {}
+    for name, loader in LOADERS.items():
+        path = directory / f"{name}.yaml"
+        try:
+            fresh[name] = loader(path, fresh.__getitem__)
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise CatalogError(path.name, _problem(exc, path)) from exc
+    return fresh
+
+
+def install(fresh: Mapping[str, tuple[Any, ...]]) -> None:
+    """Use these catalogs (from `load_all`) in this process from now on, all at once."""
+    global _loaded
+    missing = sorted(set(LOADERS) - set(fresh))
+    if missing:
+        raise ValueError(f"catalogs missing: {', '.join(missing)}")
+    _loaded = dict(fresh)
+
+
 def reload() -> None:
-    missions.cache_clear()
-    achievements.cache_clear()
-    levels.cache_clear()
-    items.cache_clear()
-    trivia.cache_clear()
-    recipes.cache_clear()
+    """Forget the catalogs in use: each is read again from its file when next needed."""
+    global _loaded
+    _loaded = {}
 
 
-def sync_to_store() -> int:
-    """Upsert every catalog entry into MongoDB's `catalog` collection; returns the count."""
+def sync_to_store(catalogs: Mapping[str, tuple[Any, ...]] | None = None) -> int:
+    """Upsert every catalog entry (of `catalogs`, default those in use) into MongoDB's
+    `catalog` collection and remove the entries no catalog has any more; returns the count
+    upserted."""
     from models import mongo
 
     count = 0
-    for kind, entries in (("mission", missions()), ("achievement", achievements()),
-                          ("level", levels()),
-                          ("item", items()), ("trivia", trivia()),
-                          ("recipe", recipes())):
+    for name, kind in STORE_KINDS.items():
+        entries = _catalog(name) if catalogs is None else catalogs[name]
         for entry in entries:
             mongo.catalog().update_one({"kind": kind, "key": entry.id},
                                        {"$set": {"data": entry.model_dump()}}, upsert=True)
             count += 1
+        mongo.catalog().delete_many({"kind": kind,
+                                     "key": {"$nin": [entry.id for entry in entries]}})
     return count

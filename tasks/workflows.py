@@ -3,12 +3,29 @@
 Daily gift (🎁)::
 
     [users.register →] gifts.claim
-        ══(outbox: gift.claimed)══▶ group(missions.progress, achievements.check, notify.member)
+        ══(outbox: gift.claimed [+ level.up])══▶
+            group(missions.progress, achievements.check, notify.member)
     missions.progress
-        ══(mission.completed)══▶ group(achievements.check, notify.member)
+        ══(mission.completed [+ level.up])══▶ group(achievements.check, notify.member)
     achievements.check
-        ══(achievement.unlocked)══▶ notify.member
+        ══(achievement.unlocked [+ level.up])══▶ group(achievements.check, notify.member)
     notify.member ─▶ tasks.telegram.deliver (limited, once per event)
+
+`level.up` is recorded by the wallet in the transaction of any earned credit that crosses
+a level threshold; it is announced like every other event.
+
+The other economy workflows have the same shape — one task, one transaction that commits
+the change and its event, then the subscribers::
+
+    store.purchase (🛍️)      ══(item.purchased | item.purchase_refused)══▶ …
+    recipes.craft (⚗️)       ══(item.crafted | item.craft_refused)══▶ …
+    auctions.bid (🔨)        ══(auction.bid_placed [+ auction.outbid] | auction.bid_refused)══▶ …
+    auctions.close_due (beat) ══(auction.won + auction.closed | auction.unsold)══▶ …
+    trivia.play (🧠)         → telegram.deliver(sendPoll), then the poll id is recorded
+    trivia.answer (poll_answer) ══(trivia.answered [+ level.up])══▶ …
+    reactions.reward (💋)    ══(reaction.rewarded [+ level.up])══▶ … [→ reactions.toast]
+    content.reload (/recargar) ══(content.reloaded | …_failed | …_refused)══▶ notify.member;
+        every process follows the Redis content generation within CONTENT_CHECK_INTERVAL
 
 The link from a step to the group that reacts to it is the transactional outbox, not a
 chain link held only in the broker: the claim commits its event with the money, and the

@@ -28,3 +28,32 @@ def celery_beat(log_dir: Path, env: dict[str, str] | None = None) -> Process:
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "-l", "INFO",
             "-s", str(log_dir / "celerybeat-schedule")]
     return Process("beat", argv, log_dir, env)
+
+
+def start_in_bot(standin: Any, user_id: int, first_name: str,
+                 language_code: str = "es") -> dict[str, Any]:
+    """Send /start through the stand-in; return the welcome menu's record once the member
+    is registered (the bot and a worker must run)."""
+    from models.db import read_session
+    from models.tables import User
+
+    mark = standin.mark()
+    standin.inject_message(user_id, "/start", first_name=first_name,
+                           language_code=language_code)
+    menu = standin.wait_for(lambda r: "reply_markup" in r["params"], timeout=15,
+                            chat_id=user_id, method="sendMessage", since=mark)
+
+    def registered() -> bool:
+        with read_session() as session:
+            return session.get(User, user_id) is not None
+
+    wait_until(registered, timeout=15, message="member registered")
+    return menu
+
+
+def buttons(record: dict[str, Any]) -> list[str]:
+    """The callback data of every inline button of a recorded Bot API call."""
+    markup = record.get("params", {}).get("reply_markup") or \
+        (record.get("result") or {}).get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
+            if "callback_data" in b]

@@ -26,6 +26,7 @@ TASK_MODULES = [
     "tasks.notify",
     "tasks.telegram",
     "tasks.deadletters",
+    "tasks.content",
 ]
 
 

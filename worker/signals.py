@@ -1,5 +1,6 @@
 """Process and message hooks: fresh clients after fork, correlation ids across tasks,
-task metrics (counts and latency per task name, in Redis: `core/metrics.py`)."""
+task metrics (counts and latency per task name, in Redis: `core/metrics.py`), catalogs
+reloaded elsewhere (`tasks/content.py`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def _stamp_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> No
 @signals.task_prerun.connect
 def _enter_correlation(task: Any = None, **_: Any) -> None:
     context.correlation_id.set(getattr(task.request, context.HEADER, None))
+
+
+@signals.worker_process_init.connect
+@signals.task_prerun.connect
+def _follow_content(**_: Any) -> None:
+    """Catalogs an admin reloaded elsewhere are picked up when a pool process starts and
+    before each task (one Redis read per CONTENT_CHECK_INTERVAL at most; never fails a
+    task: tasks/content.py)."""
+    try:
+        from tasks import content as content_tasks
+
+        content_tasks.follow_generation()
+    except Exception as exc:
+        logger.warning("content check skipped: %s", exc)
 
 
 @signals.task_postrun.connect

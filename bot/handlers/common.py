@@ -12,6 +12,7 @@ from core import context as request_context
 from models.db import read_session
 from models.tables import User
 from services import messages, users
+from tasks import content as content_tasks
 from tasks import events, telegram
 from tasks import users as user_tasks
 
@@ -51,6 +52,9 @@ def stamp(update: Update) -> str:
     user = update.effective_user
     key = f"upd:{user.id if user else 0}:{update.update_id}"
     request_context.correlation_id.set(request_context.new_correlation_id(f"u{update.update_id}-"))
+    # Catalogs an admin reloaded: picked up here (one Redis read per CONTENT_CHECK_INTERVAL
+    # at most; never raises, an outage keeps the catalogs in use).
+    content_tasks.follow_generation()
     return key
 
 

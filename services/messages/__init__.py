@@ -380,4 +380,11 @@ def _item_refused(event: dict[str, Any], language: str) -> Rendered:
 
 # Feature modules register their texts and renderers on import (keep this list sorted).
 # from services.messages import auctions, ...  # noqa: E402, F401
-from services.messages import auctions, progress, reactions, recipes, trivia  # noqa: E402, F401
+from services.messages import (  # noqa: E402, F401
+    auctions,
+    catalogs,
+    progress,
+    reactions,
+    recipes,
+    trivia,
+)

@@ -147,6 +147,9 @@ def test_api_and_bot_claims_have_the_same_effects(api_v1: httpx.Client, worker: 
     assert gift(api_v1, via_api, key, f"eq-{via_api}").status_code == 202
     for uid in (via_bot, via_api):
         standin.wait_for_message(uid, "+10 besitos", timeout=15)
+        # five messages to one chat: Telegram's per-chat pace (burst 3, then 1/s) decides
+        # their order, so wait for each
+        standin.wait_for_message(uid, "Misión completada", timeout=15)
         standin.wait_for_message(uid, "Primera misión", timeout=15)
         standin.wait_for_message(uid, "Ahora eres nivel 2", timeout=15)
         settled(uid)

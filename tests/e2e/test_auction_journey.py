@@ -13,30 +13,10 @@ from models.db import read_session, unit_of_work
 from models.tables import Auction, User
 from services import inventory, wallet
 from tests.faults.helpers import assert_books_balance, message_counts
-from tests.support import wait_until
+from tests.support import buttons, start_in_bot
 from worker.app import app
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # first in the closer's batch
-
-
-def _buttons(record: dict[str, Any]) -> list[str]:
-    markup = record.get("params", {}).get("reply_markup") or \
-        (record.get("result") or {}).get("reply_markup") or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
-
-
-def _start(standin, uid: int, name: str) -> int:  # type: ignore[no-untyped-def]
-    """/start; returns the menu message's id once the member is registered."""
-    mark = standin.mark()
-    standin.inject_message(uid, "/start", first_name=name, language_code="es")
-    menu = standin.wait_for_message(uid, "mayordomo", since=mark, timeout=15)
-
-    def registered() -> bool:
-        with read_session() as session:
-            return session.get(User, uid) is not None
-
-    wait_until(registered, timeout=15, message="member registered")
-    return int(menu["result"]["message_id"])
 
 
 def _edited(standin, uid: int, needle: str, since: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -49,8 +29,8 @@ def test_outbid_member_bids_again_and_wins(bot, standin, new_user_id) -> None:  
         session.execute(update(Auction).where(Auction.status == "open")
                         .values(ends_at=LONG_AGO))
     admin, a, b = new_user_id(), new_user_id(), new_user_id()
-    _start(standin, admin, "Admin")
-    menu_a, menu_b = _start(standin, a, "Ana"), _start(standin, b, "Bea")
+    int(start_in_bot(standin, admin, "Admin")["result"]["message_id"])
+    menu_a, menu_b = int(start_in_bot(standin, a, "Ana")["result"]["message_id"]), int(start_in_bot(standin, b, "Bea")["result"]["message_id"])
     with unit_of_work() as session:
         session.get(User, admin).role = "admin"  # type: ignore[union-attr]
         for uid in (a, b):
@@ -69,10 +49,10 @@ def test_outbid_member_bids_again_and_wins(bot, standin, new_user_id) -> None:  
     # A: 🔨 Subastas → the auction → "Pujar 50"
     standin.press(a, "a:list", menu_a)
     listing = _edited(standin, a, f"#{aid} Rosa roja", mark)
-    assert f"a:show:{aid}" in _buttons(listing)
+    assert f"a:show:{aid}" in buttons(listing)
     standin.press(a, f"a:show:{aid}", menu_a)
     detail = _edited(standin, a, f"Subasta #{aid}", mark)
-    assert _buttons(detail)[:2] == [f"a:bid:{aid}:50", f"a:bid:{aid}:60"]
+    assert buttons(detail)[:2] == [f"a:bid:{aid}:50", f"a:bid:{aid}:60"]
     assert "Precio de salida: 50" in detail["params"]["text"]
     standin.press(a, f"a:bid:{aid}:50", menu_a)
     standin.wait_for_message(a, "es la más alta", since=mark, timeout=20)
@@ -82,11 +62,11 @@ def test_outbid_member_bids_again_and_wins(bot, standin, new_user_id) -> None:  
     _edited(standin, b, f"#{aid} Rosa roja", mark)
     standin.press(b, f"a:show:{aid}", menu_b)
     detail_b = _edited(standin, b, "Puja más alta: 50", mark)
-    assert f"a:bid:{aid}:60" in _buttons(detail_b)
+    assert f"a:bid:{aid}:60" in buttons(detail_b)
     standin.press(b, f"a:bid:{aid}:60", menu_b)
     outbid = standin.wait_for_message(a, "Te han superado", since=mark, timeout=20)
     assert "Te devolvimos 50 besitos" in outbid["result"]["text"]
-    assert f"a:bid:{aid}:70" in _buttons(outbid)
+    assert f"a:bid:{aid}:70" in buttons(outbid)
     with read_session() as session:
         assert wallet.balance(session, a) == 300 and wallet.balance(session, b) == 240
 
@@ -101,7 +81,7 @@ def test_outbid_member_bids_again_and_wins(bot, standin, new_user_id) -> None:  
         session.execute(update(Auction).where(Auction.id == aid).values(ends_at=LONG_AGO))
     app.send_task("tasks.auctions.close_due")  # what the `auctions-close` beat entry sends
     won = standin.wait_for_message(a, "Ganaste la subasta", since=mark, timeout=30)
-    assert "70 besitos" in won["result"]["text"] and "i:list" in _buttons(won)
+    assert "70 besitos" in won["result"]["text"] and "i:list" in buttons(won)
     standin.press(a, "i:list", won["result"]["message_id"])
     standin.wait_for(lambda r: "Rosa roja × 1" in r["params"].get("text", ""), timeout=15,
                      chat_id=a, since=mark)

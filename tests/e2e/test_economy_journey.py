@@ -16,23 +16,10 @@ from models.db import read_session, unit_of_work
 from models.tables import Auction, TriviaPoll, User
 from services import content, inventory, wallet
 from tests.faults.helpers import assert_books_balance
-from tests.support import wait_until
+from tests.support import start_in_bot, wait_until
 from worker.app import app
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _start(standin, uid: int, name: str) -> int:  # type: ignore[no-untyped-def]
-    mark = standin.mark()
-    standin.inject_message(uid, "/start", first_name=name, language_code="es")
-    menu = standin.wait_for_message(uid, "mayordomo", since=mark, timeout=15)
-
-    def registered() -> bool:
-        with read_session() as session:
-            return session.get(User, uid) is not None
-
-    wait_until(registered, timeout=15, message="member registered")
-    return int(menu["result"]["message_id"])
 
 
 def _go(standin: Any, uid: int, message_id: int, data: str, expect: str) -> None:
@@ -54,9 +41,9 @@ def test_one_member_through_the_whole_economy(bot, standin, new_user_id) -> None
                         .values(ends_at=LONG_AGO))
     member, rival, admin = new_user_id(), new_user_id(), new_user_id()
     mark = standin.mark()
-    menu = _start(standin, member, "Ana")
-    menu_rival = _start(standin, rival, "Bea")
-    _start(standin, admin, "Admin")
+    menu = int(start_in_bot(standin, member, "Ana")["result"]["message_id"])
+    menu_rival = int(start_in_bot(standin, rival, "Bea")["result"]["message_id"])
+    int(start_in_bot(standin, admin, "Admin")["result"]["message_id"])
     with unit_of_work() as session:
         session.get(User, admin).role = "admin"  # type: ignore[union-attr]
         wallet.credit(session, rival, 200, reason="test", key=f"fund:{rival}")

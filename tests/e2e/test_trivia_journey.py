@@ -10,26 +10,9 @@ from sqlalchemy import select
 from models.db import read_session, unit_of_work
 from models.tables import LedgerEntry, TriviaPoll, User
 from services import content, wallet
-from tests.support import wait_until
+from tests.support import buttons, start_in_bot, wait_until
 
 FIRST = content.trivia()[0]
-
-
-def _buttons(record: dict) -> list[str]:  # type: ignore[type-arg]
-    markup = record.get("params", {}).get("reply_markup") or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
-
-
-def _start(standin, user_id: int, name: str, since: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    standin.inject_message(user_id, "/start", first_name=name, language_code="es")
-    menu = standin.wait_for_message(user_id, "mayordomo", since=since, timeout=15)
-
-    def registered() -> bool:
-        with read_session() as session:
-            return session.get(User, user_id) is not None
-
-    wait_until(registered, timeout=15, message="member registered")
-    return menu
 
 
 def _recorded(poll_id: str) -> bool:
@@ -46,8 +29,8 @@ def _trivia_paid(user_id: int) -> list[int]:
 
 def test_member_answers_a_quiz_poll_and_is_paid_once(bot, standin, user_id) -> None:  # type: ignore[no-untyped-def]
     mark = standin.mark()
-    menu = _start(standin, user_id, "Lucía", mark)
-    assert "t:play" in _buttons(menu)
+    menu = start_in_bot(standin, user_id, "Lucía")
+    assert "t:play" in buttons(menu)
 
     standin.press(user_id, "t:play", menu["result"]["message_id"])
     record = standin.wait_for(lambda r: True, timeout=15, chat_id=user_id, method="sendPoll",
@@ -61,7 +44,7 @@ def test_member_answers_a_quiz_poll_and_is_paid_once(bot, standin, user_id) -> N
 
     standin.answer_poll(user_id, poll_id, [FIRST.correct])
     paid = standin.wait_for_message(user_id, "¡Correcto! +10 besitos", since=mark, timeout=15)
-    assert "t:play" in _buttons(paid) and "t:top" in _buttons(paid)
+    assert "t:play" in buttons(paid) and "t:top" in buttons(paid)
     # Telegram lets nobody vote twice on a quiz; a redelivered or forged second vote must
     # change nothing anyway.
     standin.answer_poll(user_id, poll_id, [FIRST.correct], force=True)
@@ -81,7 +64,7 @@ def test_member_answers_a_quiz_poll_and_is_paid_once(bot, standin, user_id) -> N
                              since=mark)
     text = board["params"]["text"]
     assert "Tu puesto:" in text and "\n1. " in text  # (the top 10 may be other tests' members)
-    assert any(b.startswith("t:top:") for b in _buttons(board))
+    assert any(b.startswith("t:top:") for b in buttons(board))
     assert "Traceback" not in bot.log()
 
 
@@ -89,8 +72,8 @@ def test_admin_sends_a_question_to_a_group_but_not_to_a_channel(bot, standin,  #
                                                                 new_user_id) -> None:
     admin, player = new_user_id(), new_user_id()
     mark = standin.mark()
-    _start(standin, admin, "Diana", mark)
-    _start(standin, player, "Lucien", mark)
+    start_in_bot(standin, admin, "Diana")
+    start_in_bot(standin, player, "Lucien")
     with unit_of_work() as session:
         session.get(User, admin).role = "admin"  # type: ignore[union-attr]
     group = -1_007_000_000_000 - admin % 10**6

@@ -49,8 +49,18 @@ def test_worker_killed_mid_workflow_and_restarted(log_dir, standin, new_user_id)
             unlocks = message_counts(standin, members, "Primera misión")
             return all(gifts[uid] >= 1 and unlocks[uid] >= 1 for uid in members)
 
-        wait_until(everyone_told, timeout=120, interval=0.5,
-                   message="every member told of the gift and the achievement")
+        try:
+            wait_until(everyone_told, timeout=120, interval=0.5,
+                       message="every member told of the gift and the achievement")
+        except TimeoutError:  # say what was missing, for a failure seen only in CI
+            gifts = message_counts(standin, members, "+10 besitos")
+            unlocks = message_counts(standin, members, "Primera misión")
+            missing = {uid: (gifts[uid], unlocks[uid]) for uid in members
+                       if not (gifts[uid] and unlocks[uid])}
+            print(f"missing (gift, achievement) messages: {missing}")
+            print(f"stand-in: {standin.stats()}")
+            print("survivor log tail:\n" + "\n".join(second.log().splitlines()[-60:]))
+            raise
         time.sleep(2)  # let any duplicate show itself
         for needle in ("+10 besitos", "Primera misión"):
             counts = message_counts(standin, members, needle)
