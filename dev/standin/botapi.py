@@ -148,8 +148,17 @@ class Standin:
                 and (method is None or r["method"].lower() == method.lower())]
 
     def chat_history(self, chat_id: int) -> dict[str, Any]:
+        """The chat, its messages (polls past their open time closed on the way) and, per poll
+        id, each voter's current ``option_ids`` (``poll_votes``; user ids as strings)."""
         history = self.messages.get(chat_id, {})
-        return {"chat": self.chat(chat_id), "messages": [history[k] for k in sorted(history)]}
+        votes: dict[str, dict[str, list[int]]] = {}
+        for message_id in sorted(history):
+            if poll := history[message_id].get("poll"):
+                self._close_if_due(history[message_id])
+                votes[poll["id"]] = {str(user): list(option_ids) for user, option_ids in
+                                     self.poll_votes.get(poll["id"], {}).items()}
+        return {"chat": self.chat(chat_id), "messages": [history[k] for k in sorted(history)],
+                "poll_votes": votes}
 
     def close(self) -> None:
         self.closing = True
@@ -320,16 +329,21 @@ class Standin:
                     return message
         return None
 
-    def _vote_problem(self, message: dict[str, Any], user_id: int,
-                      option_ids: list[int]) -> str | None:
-        """Why Telegram would not let this user cast this vote, or None. A poll past its
-        open_period / close_date is closed on the way."""
+    def _close_if_due(self, message: dict[str, Any]) -> None:
+        """Close the (stored) poll of ``message`` once its open_period / close_date passed."""
         poll = message["poll"]
         deadline = poll.get("close_date") or (message["date"] + poll["open_period"]
                                               if poll.get("open_period") else None)
         if deadline is not None and _now() >= deadline and not poll["is_closed"]:
             poll["is_closed"] = True
             self._store(message)
+
+    def _vote_problem(self, message: dict[str, Any], user_id: int,
+                      option_ids: list[int]) -> str | None:
+        """Why Telegram would not let this user cast this vote, or None. A poll past its
+        open_period / close_date is closed on the way."""
+        poll = message["poll"]
+        self._close_if_due(message)
         previous = self.poll_votes.get(poll["id"], {}).get(user_id)
         if poll["is_anonymous"]:
             return "the poll is anonymous: Telegram sends no poll_answer for it"

@@ -9,13 +9,17 @@ Routes
     ["chat_id", "first_name", "last_name", "username", "language_code", "chat_title",
     "reply_to_message_id"]}``, ``{"kind": "callback", "user_id", "data", ["message_id",
     "chat_id", "force"]}`` (a button press on a bot message; without ``message_id`` the latest
-    message carrying that callback_data is used) or ``{"kind": "join_request", "user_id",
-    "chat_id"}``. Answers the update with its ``update_id``.
+    message carrying that callback_data is used), ``{"kind": "join_request", "user_id",
+    "chat_id"}`` or ``{"kind": "poll_answer", "user_id", "poll_id", "option_ids", ["force"]}``
+    (a vote on a bot's poll, refused as Telegram would unless ``force``). Answers the update
+    with its ``update_id``.
 ``GET /_standin/sent?chat_id=&method=&since=``
     Successful Bot API calls (except getUpdates) in order: ``{"id", "time", "method",
     "chat_id", "params", "result"}``; ``since`` is a record id (exclusive).
 ``GET /_standin/chat?chat_id=``
-    The current messages of a chat (both directions, after edits and deletions).
+    The current messages of a chat (both directions, after edits and deletions; polls past
+    their open time are closed on the way) and ``poll_votes``: per poll id, each voter's
+    ``option_ids`` (user ids as string keys).
 ``GET /_standin/stats``
     Calls per method, 429 count, rejected count, errors per code, ``last_record_id``...
 ``POST /_standin/reset``

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 
 from dev.standin.client import StandinError
@@ -86,6 +89,48 @@ def test_a_poll_closes_after_its_open_period(api, client):
     message = client.messages(4106)[0]
     # Age the stored message instead of waiting 5 s.
     client.inject_update({"message": {**message, "date": message["date"] - 10}})
+    # The chat view (what the web chat shows) closes it without waiting for a vote.
+    assert client.messages(4106)[0]["poll"]["is_closed"] is True
     with pytest.raises(StandinError, match="closed"):
         client.answer_poll(4106, poll["id"], [1])
     assert client.messages(4106)[0]["poll"]["is_closed"] is True
+
+
+def _page_vote(page: str) -> tuple[str, str, list[str]]:
+    """Endpoint, kind and who() fields of the vote the web chat page posts, read from it."""
+    vote = re.search(r'post\("(/[^"]+)",\s*\{ kind: "(\w+)", \.\.\.who\(\), '
+                     r"poll_id: p\.id, option_ids: ids \}\)", page)
+    who = re.search(r"function who\(\) \{\s*return \{(.*?)\};", page, re.DOTALL)
+    assert vote and who, "the page's vote() or who() changed: update this test"
+    return vote.group(1), vote.group(2), re.findall(r"(\w+):", who.group(1))
+
+
+def test_the_web_chat_page_votes_through_the_control_api(server, api, client):
+    page = httpx.get(server.base_url + "/").text
+    path, kind, fields = _page_vote(page)
+    for used in ("chat.poll_votes", "correct_option_ids", "p.explanation", "p.is_closed",
+                 '"closed"'):
+        assert used in page
+    assert "innerHTML" not in page  # all text goes through textContent
+    client.inject_message(4107, "/start", first_name="Ana")
+    api.ok("getUpdates")
+    poll = api.ok("sendPoll", chat_id=4107, **QUIZ)["poll"]
+    # What who() sends for user 4107 (named Ana, Spanish) chatting in private.
+    values = {"user_id": 4107, "first_name": "Ana", "language_code": "es", "chat_id": 4107}
+    assert sorted(fields) == sorted(values), "who() sends other fields: update this test"
+    body = {"kind": kind, **values, "poll_id": poll["id"], "option_ids": [0]}
+    with httpx.Client(base_url=server.base_url) as http:
+        response = http.post(path, json=body)
+        assert response.status_code == 200, response.text
+        update = api.ok("getUpdates", offset=response.json()["update_id"])[0]
+        assert update["poll_answer"] == {
+            "poll_id": poll["id"], "option_ids": [0], "option_persistent_ids": ["0"],
+            "user": {"id": 4107, "is_bot": False, "first_name": "Ana", "language_code": "es"}}
+        chat = http.get("/_standin/chat", params={"chat_id": 4107}).json()
+        stored = chat["messages"][-1]["poll"]
+        assert [o["voter_count"] for o in stored["options"]] == [1, 0, 0]
+        assert stored["total_voter_count"] == 1
+        assert chat["poll_votes"] == {poll["id"]: {"4107": [0]}}  # the page's "mine"
+        again = http.post(path, json={**body, "option_ids": [1]})  # a quiz takes one vote
+        assert again.status_code == 400
+        assert "voted already" in again.json()["error"]  # what the page's toast shows
