@@ -97,12 +97,14 @@ def _earlier(session: Session, request_key: str) -> Outcome | None:
 
 
 def _tell(session: Session, event_type: str, actor_id: int | None, request_key: str,
-          payload: dict[str, Any]) -> events.Event:
-    """The outcome's event (once per request key); the admin is told, the console is not."""
+          payload: dict[str, Any]) -> events.Event | None:
+    """The outcome's event, written at once (the admin is told, the console is not); None
+    when a twin delivery recorded it first. Written before the audit row, so a twin racing
+    on PostgreSQL fails on the event's key (and retries) instead of adding a second row."""
     payload = {**payload, "lang": _language(session, actor_id)}
     if actor_id is not None:
         payload["user_id"] = actor_id
-    return events.record(session, f"{event_type}:{request_key}", event_type, payload)
+    return events.record_once(session, f"{event_type}:{request_key}", event_type, payload)
 
 
 def reload(session: Session, actor_id: int | None, request_key: str, *,
@@ -118,21 +120,27 @@ def reload(session: Session, actor_id: int | None, request_key: str, *,
         return earlier
     via = "console" if console else "bot"
     if not console and not admins.is_admin(session, actor_id):
+        refused = _tell(session, REFUSED, actor_id, request_key, {})
+        if refused is None:
+            return _earlier(session, request_key)  # type: ignore[return-value]
         admins.audit(session, actor_id, ACTION, None, "not_admin",
                      {"via": via, "request_key": request_key})
-        refused = _tell(session, REFUSED, actor_id, request_key, {})
         return Outcome("not_admin", events=[refused])
     try:
         applied = apply(session, directory=directory)
     except content.CatalogError as exc:
         error = str(exc)[:ERROR_MAX]
+        failed = _tell(session, FAILED, actor_id, request_key, {"error": error})
+        if failed is None:
+            return _earlier(session, request_key)  # type: ignore[return-value]
         admins.audit(session, actor_id, ACTION, exc.file, "invalid",
                      {"error": error, "via": via, "request_key": request_key})
-        failed = _tell(session, FAILED, actor_id, request_key, {"error": error})
         return Outcome("invalid", error=error, events=[failed])
+    reloaded = _tell(session, RELOADED, actor_id, request_key,
+                     {"counts": applied.counts, "stock_added": applied.stock_added})
+    if reloaded is None:
+        return _earlier(session, request_key)  # type: ignore[return-value]
     admins.audit(session, actor_id, ACTION, "catalogs", "ok",
                  {"counts": applied.counts, "stock_added": applied.stock_added,
                   "stored": applied.stored, "via": via, "request_key": request_key})
-    reloaded = _tell(session, RELOADED, actor_id, request_key,
-                     {"counts": applied.counts, "stock_added": applied.stock_added})
     return Outcome("ok", applied.counts, applied.stock_added, events=[reloaded])
