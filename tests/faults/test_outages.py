@@ -32,7 +32,7 @@ def _redis_up(url: str) -> bool:
 
 
 def test_redis_stopped_while_members_press_the_gift_button(bot, beat, standin, redis_server,
-                                                           new_user_id) -> None:  # type: ignore[no-untyped-def]
+                                                           new_user_id, log_dir) -> None:  # type: ignore[no-untyped-def]
     members = [new_user_id() for _ in range(5)]
     register_directly(members)
     menus = {}
@@ -53,9 +53,20 @@ def test_redis_stopped_while_members_press_the_gift_button(bot, beat, standin, r
     finally:
         redis_server.start()
     wait_until(lambda: _redis_up(redis_server.url), timeout=10)
-    wait_until(lambda: all(message_counts(standin, [u], "Primera misión")[u] == 1
-                           for u in members), timeout=90, interval=0.5,
-               message="every queued gift processed after Redis came back")
+    try:
+        wait_until(lambda: all(message_counts(standin, [u], "Primera misión")[u] == 1
+                               for u in members), timeout=90, interval=0.5,
+                   message="every queued gift processed after Redis came back")
+    except TimeoutError:  # say where it stopped, for a failure seen only in full runs
+        with read_session() as session:
+            left = session.query(PendingCommand).filter(PendingCommand.sent_at.is_(None)).count()
+        print(f"pending commands not sent: {left}; messages: "
+              f"{message_counts(standin, members, 'Primera misión')}")
+        for name in ("worker", "beat"):
+            path = log_dir / f"{name}.log"
+            tail = path.read_text(errors="replace").splitlines()[-40:] if path.exists() else []
+            print(f"--- {name}.log tail ---\n" + "\n".join(tail))
+        raise
     gifts = message_counts(standin, members, "+10 besitos")
     assert [gifts[u] for u in members] == [1] * len(members)
     assert_books_balance(members, expected_balance=65)
