@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgresql bench lint clean
+.PHONY: help install run test test-sqlite test-postgresql bench lint story-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ bench: $(STAMP) ## benchmarks: print throughput and latency on this machine
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
+
+story-check: $(STAMP) ## check the story files in content/story/ (file:line: problem)
+	$(BIN)/python -m services.story_checker
 
 clean: ## remove local state (var/, beat schedule); keeps .venv
 	rm -rf var celerybeat-schedule*
