@@ -11,6 +11,17 @@ job; the engine uses only a story the checker passed (`story_checker.load_checke
 
 Lines are found by composing the YAML into nodes first (`yaml.SafeLoader.get_single_node`)
 and walking those nodes beside the validated models; the data itself carries no markers.
+
+Semantics the engine (next slice of issue 4) is to follow, as the checker assumes them:
+- a choice's conditions are checked against the member's state before it is taken; the
+  target fragment's own conditions are checked (and charged) together with that choice;
+- effects apply once per member (fragment or choice), milestones (checkpoints, endings)
+  pay once; combining lore keeps the pieces and opens the hidden fragment from anywhere;
+- progress records `fragment.choice` ids, never button indexes; a button's token should
+  cover member, fragment, index and a content version, so a reload cannot shift what a
+  pressed index means; `source: reaction` hints are granted by the reactions feature.
+Not checked yet: a fragment whose every choice has conditions can strand a member who meets
+none (the shipped story always leaves one open choice).
 """
 
 from __future__ import annotations
