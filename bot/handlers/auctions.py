@@ -17,8 +17,8 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    answer_unknown,
     member_language,
+    read_press,
     show,
     stamp,
     start_for_member,
@@ -64,16 +64,10 @@ def _detail_view(user_id: int, language: str, auction_id: int) -> messages.Rende
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`a:` buttons; unknown or tampered data gets the polite answer and the menu."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, callbacks.parse_auction)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    action = callbacks.parse_auction(query.data)
-    language, registered = await member_language(update)
-    if action is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, registered), action = pressed
     verb, auction_id, amount = action
     if verb in ("bid", "buy"):
         assert auction_id is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 from celery import chain
 from celery.canvas import Signature
@@ -15,6 +17,18 @@ from services import messages, users
 from tasks import content as content_tasks
 from tasks import events, telegram
 from tasks import users as user_tasks
+
+T = TypeVar("T")
+
+
+class Press(NamedTuple):
+    """A button press, read: its key, the query, who pressed, their language, registered."""
+
+    key: str
+    query: CallbackQuery
+    user_id: int
+    language: str
+    registered: bool
 
 
 def profile(update: Update) -> dict[str, object]:
@@ -89,3 +103,20 @@ async def show(query: CallbackQuery, bot: Bot, key: str, user_id: int, language:
         method = "sendMessage"
     if not await send(key, user_id, method, params):
         await bot.send_message(user_id, messages.t(language, "unavailable"))
+
+
+async def read_press(update: Update,
+                     parse: Callable[[object], T | None]) -> tuple[Press, T] | None:
+    """Stamp a button press and parse its data with `parse`. Data that is not one we sent
+    (None from `parse`) gets the polite answer and the menu, and None is returned."""
+    key = stamp(update)
+    query = update.callback_query
+    if query is None or update.effective_user is None:
+        return None
+    user_id = update.effective_user.id
+    action = parse(query.data)
+    language, registered = await member_language(update)
+    if action is None:
+        await answer_unknown(query, key, user_id, language)
+        return None
+    return Press(key, query, user_id, language, registered), action

@@ -10,9 +10,9 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    answer_unknown,
     member_language,
     profile,
+    read_press,
     send,
     show,
     stamp,
@@ -58,16 +58,10 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Menu buttons: 🎁 gift, 💰 wallet, ❓ help, ⬅️ menu; anything else gets the menu."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, callbacks.parse)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    action = callbacks.parse(query.data)
-    language, registered = await member_language(update)
-    if action is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, registered), action = pressed
     if action == "gift":
         await query.answer(messages.t(language, "working"))
         workflow = workflows.daily_gift(user_id, f"cb:{query.id}")

@@ -15,7 +15,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import callbacks
-from bot.handlers.common import answer_unknown, member_language, show, stamp
+from bot.handlers.common import read_press, show
 from core.settings import get_settings
 from models import mongo
 from models.db import read_session
@@ -60,16 +60,10 @@ VIEWS: dict[str, Callable[[int, str], messages.Rendered]] = {
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`g:` buttons; unknown or tampered data gets the polite answer and the menu."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, callbacks.parse_progress)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    view = callbacks.parse_progress(query.data)
-    language, _ = await member_language(update)
-    if view is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, _), view = pressed
     await query.answer()
     rendered = await asyncio.to_thread(VIEWS[view], user_id, language)
     await show(query, context.bot, key, user_id, language, rendered)

@@ -13,10 +13,8 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    answer_unknown,
-    member_language,
+    read_press,
     show,
-    stamp,
     start_for_member,
 )
 from models.db import read_session
@@ -31,20 +29,20 @@ def _recipes_view(user_id: int, language: str) -> messages.Rendered:
     return recipe_messages.recipes_view(language, views)
 
 
+def _parse_known(raw: object) -> tuple[str, str | None] | None:
+    """`callbacks.parse_recipe`, and None for a well-formed datum naming no such recipe."""
+    parsed = callbacks.parse_recipe(raw)
+    if parsed is not None and parsed[1] is not None and content.recipe(parsed[1]) is None:
+        return None
+    return parsed
+
+
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`x:list` and `x:craft:<id>`; unknown or tampered data gets the polite answer."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, _parse_known)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    action = callbacks.parse_recipe(query.data)
-    language, registered = await member_language(update)
-    if action is not None and action[1] is not None and content.recipe(action[1]) is None:
-        action = None  # well-formed, but no such recipe
-    if action is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, registered), action = pressed
     verb, recipe_id = action
     if verb == "craft":
         assert recipe_id is not None

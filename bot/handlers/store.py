@@ -13,10 +13,8 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    answer_unknown,
-    member_language,
+    read_press,
     show,
-    stamp,
     start_for_member,
 )
 from models.db import read_session
@@ -43,20 +41,20 @@ def _inventory_view(user_id: int, language: str) -> messages.Rendered:
     return messages.inventory_view(language, lines)
 
 
+def _parse_known(raw: object) -> tuple[str, str | None] | None:
+    """`callbacks.parse_store`, and None for a well-formed datum naming no such item."""
+    parsed = callbacks.parse_store(raw)
+    if parsed is not None and parsed[1] is not None and content.item(parsed[1]) is None:
+        return None
+    return parsed
+
+
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`s:` and `i:` buttons; unknown or tampered data gets the polite answer and the menu."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, _parse_known)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    action = callbacks.parse_store(query.data)
-    language, registered = await member_language(update)
-    if action is not None and action[1] is not None and content.item(action[1]) is None:
-        action = None  # well-formed, but no such item
-    if action is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, registered), action = pressed
     verb, item_id = action
     if verb in ("buy", "use"):
         assert item_id is not None

@@ -18,8 +18,8 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    answer_unknown,
     member_language,
+    read_press,
     send,
     show,
     stamp,
@@ -57,20 +57,20 @@ def _is_admin(user_id: int) -> bool:
         return admins.is_admin(session, user_id)
 
 
+def _parse_known(raw: object) -> tuple[str, str | None] | None:
+    """`callbacks.parse_trivia`, and None for a well-formed datum naming no such set."""
+    parsed = callbacks.parse_trivia(raw)
+    if parsed is not None and parsed[1] is not None and parsed[1] not in content.trivia_sets():
+        return None
+    return parsed
+
+
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`t:` buttons; unknown or tampered data gets the polite answer and the menu."""
-    key = stamp(update)
-    query = update.callback_query
-    if query is None or update.effective_user is None:
+    pressed = await read_press(update, _parse_known)
+    if pressed is None:
         return
-    user_id = update.effective_user.id
-    action = callbacks.parse_trivia(query.data)
-    language, registered = await member_language(update)
-    if action is not None and action[1] is not None and action[1] not in content.trivia_sets():
-        action = None  # well-formed, but no such set
-    if action is None:
-        await answer_unknown(query, key, user_id, language)
-        return
+    (key, query, user_id, language, registered), action = pressed
     verb, question_set = action
     if verb == "play":
         await query.answer(messages.t(language, "working"))

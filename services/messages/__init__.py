@@ -166,6 +166,15 @@ def add_texts(*, es: dict[str, str], en: dict[str, str]) -> None:
     TEXTS["en"].update(en)
 
 
+def add_reasons(*, es: dict[str, str], en: dict[str, str]) -> None:
+    """Add a feature's wallet-line labels (ledger reasons `<kind>:<id>` → a label per kind)."""
+    clash = (set(es) | set(en)) & (set(REASONS["es"]) | set(REASONS["en"]))
+    if clash:
+        raise ValueError(f"ledger reasons labelled twice: {sorted(clash)}")
+    REASONS["es"].update(es)
+    REASONS["en"].update(en)
+
+
 Renderer = Callable[[dict[str, Any], str], "Rendered | None"]
 _renderers: dict[str, Renderer] = {}
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services import content
-from services.messages import REASONS, TEXTS, Rendered, add_texts, renders, t
+from services.messages import TEXTS, Rendered, add_reasons, add_texts, renders, t
 
 add_texts(
     es={
@@ -119,10 +119,8 @@ add_texts(
 )
 
 # Wallet lines: `auction:<id>` (a hold) and `auction_refund:<id>` (a hold given back).
-REASONS["es"].setdefault("auction", "Subasta")
-REASONS["es"].setdefault("auction_refund", "Devolución de subasta")
-REASONS["en"].setdefault("auction", "Auction")
-REASONS["en"].setdefault("auction_refund", "Auction refund")
+add_reasons(es={"auction": "Subasta", "auction_refund": "Devolución de subasta"},
+            en={"auction": "Auction", "auction_refund": "Auction refund"})
 
 
 def ends_in(seconds: float) -> str:

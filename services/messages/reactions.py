@@ -46,8 +46,7 @@ messages.add_texts(
     },
 )
 
-messages.REASONS["es"].setdefault("reaction", "Reacción")
-messages.REASONS["en"].setdefault("reaction", "Reaction")
+messages.add_reasons(es={"reaction": "Reacción"}, en={"reaction": "Reaction"})
 
 
 def toast(language: str, outcome: dict[str, Any]) -> str:

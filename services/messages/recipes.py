@@ -39,8 +39,7 @@ messages.add_texts(
     },
 )
 
-messages.REASONS["es"].setdefault("craft", "Receta")
-messages.REASONS["en"].setdefault("craft", "Recipe")
+messages.add_reasons(es={"craft": "Receta"}, en={"craft": "Recipe"})
 
 
 def _item_title(item_id: str, language: str) -> str:

@@ -77,8 +77,7 @@ messages.add_texts(
         "trivia.btn.all": "🏅 All",
     },
 )
-messages.REASONS["es"].setdefault("trivia", "Trivia")  # the wallet's `trivia:<question>` lines
-messages.REASONS["en"].setdefault("trivia", "Trivia")
+messages.add_reasons(es={"trivia": "Trivia"}, en={"trivia": "Trivia"})  # `trivia:<question>`
 
 SET_TITLES = {"mansion": {"es": "La mansión", "en": "The mansion"},
               "diana": {"es": "Diana", "en": "Diana"}}
