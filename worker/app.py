@@ -10,6 +10,7 @@ from celery import Celery
 from kombu import Queue as KombuQueue
 
 from core.settings import get_settings
+from worker import patches
 from worker.queues import ROUTES, Queue
 
 TASK_MODULES = [
@@ -31,6 +32,7 @@ TASK_MODULES = [
 
 
 def make_app() -> Celery:
+    patches.apply()
     settings = get_settings()
     redis_url = settings.redis_url.get_secret_value()
     celery_app = Celery("yabot", include=TASK_MODULES)

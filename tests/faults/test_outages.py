@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -98,3 +100,34 @@ def test_mongodb_stopped_during_registration(worker, standin, mongo_server, new_
     with read_session() as session:
         context = users.member_context(session, members[0])
     assert context is not None and context["degraded"] is False
+
+
+def test_redis_restarted_while_a_task_is_in_flight(worker, standin, redis_server,
+                                                   new_user_id) -> None:  # type: ignore[no-untyped-def]
+    """The worker keeps consuming after losing Redis with a message unacked and a BRPOP open.
+
+    Celery 5.7 closes the broken connection twice on a connection loss; the second close
+    tried to restore the unacked message through a transport already detached and the
+    consumer died (AttributeError in kombu's `_connparams`). worker/patches.py covers it.
+    """
+    first, second = new_user_id(), new_user_id()
+    standin.fail_next(1, kind="timeout", delay=6.0, methods=["sendMessage"])
+    events.start(workflows.start_member(first, {"first_name": "F", "language_code": "es"},
+                                        "es", f"inflight:{first}"), command_id=f"inflight:{first}")
+    # The welcome message is held by the stand-in: its deliver task is running, unacked.
+    wait_until(lambda: users_registered([first]), timeout=15, message="first member registered")
+    time.sleep(1.0)
+    redis_server.stop()
+    time.sleep(2.0)
+    redis_server.start()
+    wait_until(lambda: _redis_up(redis_server.url), timeout=10)
+    events.start(workflows.start_member(second, {"first_name": "S", "language_code": "es"},
+                                        "es", f"inflight:{second}"), command_id=f"inflight:{second}")
+    standin.wait_for_message(second, "mayordomo", timeout=30)
+    worker_log = worker.log_path.read_text(errors="replace")
+    assert "object has no attribute 'hostname'" not in worker_log
+
+
+def users_registered(members: list[int]) -> bool:
+    with read_session() as session:
+        return session.query(User).filter(User.id.in_(members)).count() == len(members)
