@@ -24,7 +24,17 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.handlers import admin, auctions, menu, progress, reactions, recipes, store, trivia
+from bot.handlers import (
+    admin,
+    auctions,
+    menu,
+    progress,
+    reactions,
+    recipes,
+    store,
+    story,
+    trivia,
+)
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +80,8 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     application.add_handler(CallbackQueryHandler(recipes.button, pattern=callbacks.RECIPE_PREFIX))
     application.add_handler(MessageReactionHandler(reactions.reaction))
     application.add_handler(CommandHandler("trivia", trivia.command))
+    application.add_handler(CommandHandler(["historia", "story"], story.command))
+    application.add_handler(CallbackQueryHandler(story.button, pattern=callbacks.STORY_PREFIX))
     application.add_handler(CallbackQueryHandler(trivia.button, pattern=callbacks.TRIVIA_PREFIX))
     application.add_handler(PollAnswerHandler(trivia.poll_answer))
     application.add_handler(CallbackQueryHandler(progress.button,

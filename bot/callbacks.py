@@ -3,7 +3,8 @@
 One prefix per feature, each routed to its handler module in bot/app.py:
 `m:` menu · `s:`/`i:` store and inventory · `g:` missions, achievements, levels and the
 leaderboard · `a:` auctions · `t:` trivia · `r:` reaction buttons under channel posts ·
-`x:` recipes. Every datum is at most 64 bytes (Telegram's limit).
+`x:` recipes · `p:`/`q:` the story (choices; story menu, backpack, checkpoints). Every
+datum is at most 64 bytes (Telegram's limit).
 
 Anything that is not exactly one of the known actions (tampered, stale, oversized, not
 text) parses to None and the member gets a polite answer and the menu.
@@ -12,6 +13,7 @@ text) parses to None and the member gets a polite answer and the menu.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 MAX_BYTES = 64
 MENU_ACTIONS = ("gift", "wallet", "help", "menu")
@@ -187,3 +189,44 @@ def parse_progress(raw: object) -> str | None:
         return None
     match = _PROGRESS_PATTERN.fullmatch(raw)
     return match.group(1) if match else None
+
+
+# The story: choice buttons `p:<fragment>:<index>:<step>:<token>` and the story menu
+# `q:view` · `q:backpack` · `q:checkpoints` · `q:restart:<fragment>:<step>:<token>` ·
+# `q:combine:<fragment>:<step>:<token>`. Fragment ids are `[a-z0-9-]{1,40}`, steps at most
+# 6 digits, tokens 8 URL-safe base64 characters (an HMAC: services/story.py), so the
+# longest datum is 60 bytes. Whether the token is right is the handler's check.
+STORY_PREFIX = r"^[pq]:"
+_STORY_PATTERN = re.compile(
+    r"p:(?P<fragment>[a-z0-9-]{1,40}):(?P<index>[0-7]):(?P<step>0|[1-9][0-9]{0,5})"
+    r":(?P<token>[A-Za-z0-9_-]{8})"
+    r"|q:(?P<view>view|backpack|checkpoints)"
+    r"|q:(?P<verb>restart|combine):(?P<target>[a-z0-9-]{1,40}):(?P<vstep>0|[1-9][0-9]{0,5})"
+    r":(?P<vtoken>[A-Za-z0-9_-]{8})")
+
+
+class StoryPress(NamedTuple):
+    """A story button: verb (choose, view, backpack, checkpoints, restart, combine) and, for
+    the verbs that move the member, the fragment, choice index, step and token."""
+
+    verb: str
+    fragment: str = ""
+    index: int = 0
+    step: int = 0
+    token: str = ""
+
+
+def parse_story(raw: object) -> StoryPress | None:
+    """The story action named by `raw`, or None when it is not one we could have sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _STORY_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    if match.group("fragment"):
+        return StoryPress("choose", match.group("fragment"), int(match.group("index")),
+                          int(match.group("step")), match.group("token"))
+    if match.group("view"):
+        return StoryPress(match.group("view"))
+    return StoryPress(match.group("verb"), match.group("target"), 0, int(match.group("vstep")),
+                      match.group("vtoken"))

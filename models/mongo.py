@@ -73,7 +73,7 @@ def new_member_state(user_id: int, language: str) -> dict[str, Any]:
         "_id": user_id,
         "language": language,
         "created_at": datetime.now(UTC),
-        "story": {"position": "start", "path": [], "choices": {}},
+        "story": {"position": "start", "step": 0, "path": [], "choices": {}},
         "flags": {},
         "counters": {},
         "missions": {},

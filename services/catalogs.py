@@ -61,8 +61,8 @@ def apply(session: Session, *, directory: Path | None = None,
         stored = None
     content.install(fresh)
     stock_added = store.sync_stock(session)
-    return Applied({name: len(entries) for name, entries in fresh.items()}, stock_added,
-                   stored)
+    return Applied({name: content.size(name, entries) for name, entries in fresh.items()},
+                   stock_added, stored)
 
 
 @dataclass(frozen=True)

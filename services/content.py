@@ -401,7 +401,39 @@ LOADERS: dict[str, Loader] = {
     "achievements": _load_achievements,
     "trivia": lambda path, get: load_trivia(path),
     "recipes": lambda path, get: load_recipes(path, get("items")),
+    "story": lambda path, get: (load_story(path, get),),
 }
+# Where a catalog is read from, when not `<name>.yaml`: the story is a directory of files.
+SOURCES = {"story": "story"}
+
+
+def source(name: str) -> str:
+    """The file (or directory) in the content directory that catalog `name` comes from."""
+    return SOURCES.get(name, f"{name}.yaml")
+
+
+def size(name: str, entries: tuple[Any, ...]) -> int:
+    """How many entries a catalog has, as admins count them (the story: its fragments)."""
+    return len(entries[0].fragments) if name == "story" and entries else len(entries)
+def load_story(directory: Path, get: Callable[[str], tuple[Any, ...]]) -> Any:
+    """The story in `directory` (content/story/), checked against the other catalogs; a
+    story with problems is refused whole (ValueError naming the first, file:line)."""
+    from services import story_checker
+
+    try:
+        return story_checker.load_checked([directory],
+                                          story_checker.Catalogs.from_catalogs(get))
+    except story_checker.StoryInvalid as exc:
+        lines = str(exc).splitlines() or ["the story cannot be read"]
+        more = f" (and {len(lines) - 1} more: make story-check)" if len(lines) > 1 else ""
+        raise ValueError(f"{lines[0]}{more}") from exc
+
+
+def story() -> Any:
+    """The checked story in use (services.story_content.Story)."""
+    return _catalog("story")[0]
+
+
 # The `kind` of each catalog's documents in MongoDB's `catalog` collection.
 STORE_KINDS = {"missions": "mission", "achievements": "achievement", "levels": "level",
                "items": "item", "trivia": "trivia", "recipes": "recipe"}
@@ -423,7 +455,7 @@ class CatalogError(ValueError):
 def _catalog(name: str) -> tuple[Any, ...]:
     entries = _loaded.get(name)
     if entries is None:
-        entries = LOADERS[name](content_dir() / f"{name}.yaml", _catalog)
+        entries = LOADERS[name](content_dir() / source(name), _catalog)
         _loaded[name] = entries
     return entries
 
@@ -458,11 +490,11 @@ def load_all(directory: Path | None = None) -> dict[str, tuple[Any, ...]]:
     directory = directory or content_dir()
     fresh: dict[str, tuple[Any, ...]] = {}
     for name, loader in LOADERS.items():
-        path = directory / f"{name}.yaml"
+        path = directory / source(name)
         try:
             fresh[name] = loader(path, fresh.__getitem__)
         except (OSError, ValueError, yaml.YAMLError) as exc:
-            raise CatalogError(path.name, _problem(exc, path)) from exc
+            raise CatalogError(source(name), _problem(exc, path)) from exc
     return fresh
 
 

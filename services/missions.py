@@ -33,6 +33,8 @@ from services import content, events, inventory, users, wallet
 from services.content import BESITOS_EARNED, COUNTABLE_EVENTS, Mission, Objective
 
 ONCE = "once"
+# A story effect (`mission_progress`) names the mission and objective it advances.
+MISSION_PROGRESS = "story.mission_progress"
 OPEN = "missions_open"  # [{m: mission id, p: period, ends: end of the period}]
 State = Literal["available", "in_progress", "completed", "expired"]
 
@@ -44,7 +46,7 @@ def catalog_or_default(catalog: Sequence[Mission] | None) -> Sequence[Mission]:
 def counted_events(catalog: Sequence[Mission] | None = None) -> tuple[str, ...]:
     """The event types the catalog's objectives count (what `tasks.missions.progress`
     subscribes to); `besitos.earned` stands for every event that credits earned besitos."""
-    types: set[str] = set()
+    types: set[str] = {MISSION_PROGRESS}
     for mission in catalog_or_default(catalog):
         for objective in mission.objectives:
             if objective.event == BESITOS_EARNED:
@@ -106,9 +108,18 @@ def amount_for(objective: Objective, event: dict[str, Any]) -> int:
     return max(int(value), 0) if isinstance(value, int | float) else 0
 
 
+def amounts(mission: Mission, event: dict[str, Any]) -> list[int]:
+    """What the event adds to each of the mission's objectives."""
+    if event["type"] == MISSION_PROGRESS:
+        payload = event["payload"]
+        return [max(int(payload.get("count") or 0), 0)
+                if payload.get("mission_id") == mission.id and payload.get("objective") == i
+                else 0 for i in range(len(mission.objectives))]
+    return [amount_for(objective, event) for objective in mission.objectives]
+
+
 def relevant(event: dict[str, Any], catalog: Sequence[Mission] | None = None) -> list[Mission]:
-    return [mission for mission in catalog_or_default(catalog)
-            if any(amount_for(objective, event) for objective in mission.objectives)]
+    return [mission for mission in catalog_or_default(catalog) if any(amounts(mission, event))]
 
 
 def slot(state: dict[str, Any] | None, mission_id: str, period: str) -> dict[str, Any]:
@@ -148,8 +159,9 @@ def record_progress(event: dict[str, Any], *, vip: bool,
     opened: list[dict[str, Any]] = []
     for mission in matched:
         base = f"missions.{mission.id}.{periods[mission.id]}.progress"
+        added = amounts(mission, event)
         for i, objective in enumerate(mission.objectives):
-            value = min(amount_for(objective, event), objective.target)
+            value = min(added[i], objective.target)
             if not value:
                 continue
             target = maxima if objective.aggregate == "max" else increments

@@ -22,9 +22,10 @@ following choices), so a reported problem is a real one; a subtle one may go unr
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.story_content import (
     FRAGMENT_ID,
@@ -58,18 +59,26 @@ class Catalogs:
 
     @classmethod
     def from_content(cls) -> Catalogs:
-        """From the catalogs in content/ (raises services.content.CatalogError)."""
+        """From the catalogs in use (raises services.content.CatalogError)."""
         from services import content
 
-        items = content.items()
-        rewards = {reward.item for entry in (*content.missions(), *content.achievements())
+        return cls.from_catalogs({"items": content.items(), "missions": content.missions(),
+                                  "achievements": content.achievements(),
+                                  "levels": content.levels(), "recipes": content.recipes()}
+                                 .__getitem__)
+
+    @classmethod
+    def from_catalogs(cls, get: Callable[[str], tuple[Any, ...]]) -> Catalogs:
+        """From catalogs by name (`get("items")`…), e.g. fresh ones being loaded."""
+        items, missions, achievements = get("items"), get("missions"), get("achievements")
+        rewards = {reward.item for entry in (*missions, *achievements)
                    for reward in entry.reward.items}
-        crafted = {recipe.output.item for recipe in content.recipes()}
+        crafted = {recipe.output.item for recipe in get("recipes")}
         sold = {entry.id for entry in items if entry.for_sale}
         return cls(items=frozenset(entry.id for entry in items),
-                   achievements=frozenset(entry.id for entry in content.achievements()),
-                   missions={entry.id: len(entry.objectives) for entry in content.missions()},
-                   max_level=max((entry.level for entry in content.levels()), default=1),
+                   achievements=frozenset(entry.id for entry in achievements),
+                   missions={entry.id: len(entry.objectives) for entry in missions},
+                   max_level=max((entry.level for entry in get("levels")), default=1),
                    obtainable_items=frozenset(sold | rewards | crafted))
 
 

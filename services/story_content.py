@@ -12,14 +12,14 @@ job; the engine uses only a story the checker passed (`story_checker.load_checke
 Lines are found by composing the YAML into nodes first (`yaml.SafeLoader.get_single_node`)
 and walking those nodes beside the validated models; the data itself carries no markers.
 
-Semantics the engine (next slice of issue 4) is to follow, as the checker assumes them:
+The engine (services/story.py) follows these semantics, which the checker assumes:
 - a choice's conditions are checked against the member's state before it is taken; the
   target fragment's own conditions are checked (and charged) together with that choice;
 - effects apply once per member (fragment or choice), milestones (checkpoints, endings)
   pay once; combining lore keeps the pieces and opens the hidden fragment from anywhere;
-- progress records `fragment.choice` ids, never button indexes; a button's token should
-  cover member, fragment, index and a content version, so a reload cannot shift what a
-  pressed index means; `source: reaction` hints are granted by the reactions feature.
+- progress records choice ids, never button indexes; a button's token covers member,
+  fragment, index and step, so a stale button cannot move anyone; `source: reaction` hints
+  are granted for reaction rewards (tasks/story.py).
 Not checked yet: a fragment whose every choice has conditions can strand a member who meets
 none (the shipped story always leaves one open choice).
 """
@@ -50,19 +50,21 @@ from services.content import CONTENT_DIR, Text
 STORY_DIR = CONTENT_DIR / "story"
 
 # --- the callback-data budget -------------------------------------------------------------
-# A choice button carries `p:<fragment id>:<choice index>:<token>`, the token an 8-character
-# HMAC of (member, fragment, index) so that nobody can press a choice we did not offer.
-# Telegram allows 64 bytes: fragment ids are short slugs, and a fragment offers few choices.
+# A choice button carries `p:<fragment id>:<choice index>:<step>:<token>` (bot/callbacks.py),
+# the token an 8-character HMAC of (member, fragment, index, step) so that nobody can press
+# a choice we did not offer, nor one of a page that has turned. Telegram allows 64 bytes:
+# fragment ids are short slugs, a fragment offers few choices, steps have at most 6 digits.
 CALLBACK_PREFIX = "p"
 TOKEN_LENGTH = 8
 MAX_CALLBACK_BYTES = 64
+MAX_STEP_DIGITS = 6
 FRAGMENT_ID = re.compile(r"[a-z0-9-]{1,40}")
 MAX_CHOICES = 8
 
 
 def callback_length(fragment_id: str, index: int) -> int:
-    """Bytes of the callback datum that addresses choice `index` of `fragment_id`."""
-    datum = f"{CALLBACK_PREFIX}:{fragment_id}:{index}:{'x' * TOKEN_LENGTH}"
+    """Bytes of the longest callback datum that addresses choice `index` of `fragment_id`."""
+    datum = f"{CALLBACK_PREFIX}:{fragment_id}:{index}:{'9' * MAX_STEP_DIGITS}:{'x' * TOKEN_LENGTH}"
     return len(datum.encode("utf-8"))
 
 

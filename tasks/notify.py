@@ -21,4 +21,4 @@ def member(self: Task, event: dict[str, Any]) -> None:
     if rendered is None:
         return
     chat_id = int(event["payload"]["user_id"])
-    deliver(self, f"event:{event['id']}", chat_id, "sendMessage", rendered.params(chat_id))
+    deliver(self, f"event:{event['id']}", chat_id, rendered.method, rendered.params(chat_id))

@@ -33,6 +33,15 @@ event is published right after the commit or, if the broker was down, by the rel
 branch finishes on its own (no chord, no result backend): every reward is announced by its
 own message. See `tasks/events.py` for publishing and DESIGN.md for why.
 
+The story (📖) is a chain, each link idempotent on its own (tasks/story.py)::
+
+    story.take (validate + pay) | story.jump (checkpoint, lore combined)
+        → story.move (MongoDB, one move per step) → story.settle
+        ══(story.choice_made, story.fragment_read, story.milestone, story.mission_progress
+           [+ level.up, achievement.unlocked] | story.choice_refused)══▶
+            group(missions.progress, achievements.check, notify.member: the new page)
+    reactions.reward ══(reaction.rewarded)══▶ story.reaction_hint ══(story.lore_found)══▶ …
+
 Start (/start)::
 
     users.register → telegram.send(main menu)

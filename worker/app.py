@@ -24,6 +24,7 @@ TASK_MODULES = [
     "tasks.recipes",
     "tasks.auctions",
     "tasks.trivia",
+    "tasks.story",
     "tasks.notify",
     "tasks.telegram",
     "tasks.deadletters",

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 class Queue(StrEnum):
     DEFAULT = "default"  # registration, outbox relay, dead letters
-    GAMIFICATION = "gamification"  # gifts, missions, achievements, store, auctions, trivia
+    GAMIFICATION = "gamification"  # gifts, missions, achievements, store, auctions, trivia, story
     TELEGRAM = "telegram"  # every outbound Bot API call (rate limited)
     BROADCAST = "broadcast"  # large fan-out sends (later issues)
     SCHEDULED = "scheduled"  # beat-driven jobs (later issues)
@@ -28,6 +28,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "tasks.trivia.play": {"queue": Queue.TELEGRAM},
     "tasks.trivia.post": {"queue": Queue.TELEGRAM},
     "tasks.trivia.*": {"queue": Queue.GAMIFICATION},
+    "tasks.story.*": {"queue": Queue.GAMIFICATION},
     "tasks.notify.*": {"queue": Queue.TELEGRAM},
     "tasks.telegram.*": {"queue": Queue.TELEGRAM},
     "bench.*": {"queue": Queue.DEFAULT},

@@ -96,11 +96,10 @@ async def show(query: CallbackQuery, bot: Bot, key: str, user_id: int, language:
     """Replace the pressed message with a view (or send it when that message cannot be
     edited: gone, or not text, like a poll), through the Telegram path."""
     params = rendered.params(user_id)
-    if query.message is not None and getattr(query.message, "text", None):
+    method = rendered.method
+    if not rendered.photo and query.message is not None and getattr(query.message, "text", None):
         params["message_id"] = query.message.message_id
         method = "editMessageText"
-    else:
-        method = "sendMessage"
     if not await send(key, user_id, method, params):
         await bot.send_message(user_id, messages.t(language, "unavailable"))
 

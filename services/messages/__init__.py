@@ -35,8 +35,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "wallet": "💰 Tu saldo: {balance} besitos.",
         "wallet.empty": "Aún no tienes movimientos.",
         "wallet.lines": "Últimos movimientos:",
-        "help": "Comandos:\n/start — menú principal\n/help — esta ayuda\n\n🎁 Un regalo al día; "
-                "si vuelves días seguidos, tu racha sube el premio.",
+        "help": "Comandos:\n/start — menú principal\n/historia — la historia\n"
+                "/help — esta ayuda\n\n🎁 Un regalo al día; si vuelves días seguidos, tu "
+                "racha sube el premio.",
         "not_registered": "Primero escribe /start para registrarte.",
         "unknown_button": "Ese botón ya no está disponible. Aquí tienes el menú.",
         "unavailable": "Ahora mismo no puedo hacer eso. Inténtalo en un momento, por favor.",
@@ -92,8 +93,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "wallet": "💰 Your balance: {balance} besitos.",
         "wallet.empty": "No movements yet.",
         "wallet.lines": "Latest movements:",
-        "help": "Commands:\n/start — main menu\n/help — this help\n\n🎁 One gift a day; come "
-                "back on consecutive days and your streak raises the prize.",
+        "help": "Commands:\n/start — main menu\n/story — the story\n/help — this help\n\n"
+                "🎁 One gift a day; come back on consecutive days and your streak raises "
+                "the prize.",
         "not_registered": "Please send /start first to register.",
         "unknown_button": "That button is no longer available. Here is the menu.",
         "unavailable": "I cannot do that right now. Please try again in a moment.",
@@ -200,11 +202,25 @@ def rendered_types() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Rendered:
+    """A message: text (the caption when there is a photo), buttons, an optional photo."""
+
     text: str
     reply_markup: dict[str, Any] | None = field(default=None)
+    photo: str | None = None  # a Telegram file id or an https URL
+    parse_mode: str | None = None  # "HTML" when the text carries (escaped) markup
+
+    @property
+    def method(self) -> str:
+        return "sendPhoto" if self.photo else "sendMessage"
 
     def params(self, chat_id: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"chat_id": chat_id, "text": self.text}
+        params: dict[str, Any] = {"chat_id": chat_id}
+        if self.photo:
+            params.update(photo=self.photo, caption=self.text)
+        else:
+            params["text"] = self.text
+        if self.parse_mode:
+            params["parse_mode"] = self.parse_mode
         if self.reply_markup:
             params["reply_markup"] = self.reply_markup
         return params
@@ -217,7 +233,7 @@ def _button(language: str, key: str, data: str) -> dict[str, str]:
 def menu_keyboard(language: str) -> dict[str, Any]:
     """The main menu; each feature's button carries its callback prefix (bot/callbacks.py)."""
     return {"inline_keyboard": [
-        [_button(language, "btn.gift", "m:gift")],
+        [_button(language, "btn.gift", "m:gift"), _button(language, "btn.story", "q:view")],
         [_button(language, "btn.missions", "g:missions"),
          _button(language, "btn.achievements", "g:achievements")],
         [_button(language, "btn.store", "s:list"), _button(language, "btn.inventory", "i:list")],
@@ -395,5 +411,6 @@ from services.messages import (  # noqa: E402, F401
     progress,
     reactions,
     recipes,
+    story,
     trivia,
 )

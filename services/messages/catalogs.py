@@ -11,7 +11,7 @@ from typing import Any
 from services.messages import TEXTS, Rendered, add_texts, back_keyboard, renders, t
 
 # The catalogs in the order they are listed (services/content.py LOADERS names).
-CATALOG_ORDER = ("missions", "achievements", "levels", "items", "recipes", "trivia")
+CATALOG_ORDER = ("missions", "achievements", "levels", "items", "recipes", "trivia", "story")
 
 add_texts(
     es={
@@ -27,6 +27,7 @@ add_texts(
         "content.catalog.items": "{count} artículos",
         "content.catalog.recipes": "{count} recetas",
         "content.catalog.trivia": "{count} preguntas de trivia",
+        "content.catalog.story": "{count} fragmentos de la historia",
     },
     en={
         "content.reloaded": "✅ Catalogs reloaded: {counts}.\nThe whole system uses them "
@@ -41,6 +42,7 @@ add_texts(
         "content.catalog.items": "{count} items",
         "content.catalog.recipes": "{count} recipes",
         "content.catalog.trivia": "{count} trivia questions",
+        "content.catalog.story": "{count} story fragments",
     },
 )
 

@@ -13,7 +13,7 @@ def test_member_registers_claims_gift_and_reads_wallet(bot, standin, user_id) ->
     menu = standin.wait_for_message(user_id, "mayordomo", since=mark, timeout=15)
     buttons = [b["callback_data"] for row in menu["result"]["reply_markup"]["inline_keyboard"]
                for b in row]
-    assert buttons == ["m:gift", "g:missions", "g:achievements", "s:list", "i:list", "a:list",
+    assert buttons == ["m:gift", "q:view", "g:missions", "g:achievements", "s:list", "i:list", "a:list",
                        "t:play", "g:top", "m:wallet", "m:help"]
 
     standin.press(user_id, "m:gift", menu["result"]["message_id"])

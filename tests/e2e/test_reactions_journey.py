@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from core import metrics
+from models import mongo
 from models.db import read_session, unit_of_work
 from models.tables import User
 from services import inventory, reactions, wallet
@@ -110,12 +111,22 @@ def test_a_reaction_in_a_group_pays_once(bot, standin, user_id) -> None:  # type
     before = rewards_done()
     react([], ["❤"])
     wait_until(lambda: _paid_reactions(user_id) == [1], timeout=15, message="reaction paid")
+    # the reward uncovers the story's `source: reaction` hint for the 🎒 backpack, once
+    wait_until(lambda: _hints_told(standin, user_id) == 1, timeout=15, message="hint found")
+    state = mongo.member_state(user_id)
+    assert state is not None and state["story"]["lore"] == ["pista-del-reloj"]
     react(["❤"], [])  # taken off: nothing to do
     react([], ["🔥"])  # put on again: the reward runs and pays nothing more
     wait_until(lambda: rewards_done() >= before + 2, timeout=15,
                message="the second reward ran")
     assert _paid_reactions(user_id) == [1]
+    assert _hints_told(standin, user_id) == 1
     assert "Traceback" not in bot.log()
+
+
+def _hints_told(standin, user_id: int) -> int:  # type: ignore[no-untyped-def]
+    return sum("Encontraste una pista" in (r["params"].get("text") or "")
+               for r in standin.sent(chat_id=user_id))
 
 
 def test_recipes_from_the_inventory(bot, standin, user_id) -> None:  # type: ignore[no-untyped-def]

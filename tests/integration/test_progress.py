@@ -43,12 +43,14 @@ def settled(user_id: int, types: set[str], messages: int) -> None:
 def test_a_fragment_read_twice_pays_once_and_chains_to_a_level_up(worker, standin,
                                                                   user_id) -> None:  # type: ignore[no-untyped-def]
     register_directly([user_id])
-    with unit_of_work() as session:  # what the story (issue 4) will record
+    with unit_of_work() as session:  # what the story records (for a fragment it lacks)
         read = domain_events.record(session, f"story.fragment_read:{user_id}:f1",
                                     "story.fragment_read",
                                     {"user_id": user_id, "fragment_id": "f1", "lang": "es"})
     message = read.as_message()
-    assert events.subscribers("story.fragment_read") == ["tasks.missions.progress"]
+    # missions count it; notify renders no page for a fragment the story does not have
+    assert events.subscribers("story.fragment_read") == ["tasks.missions.progress",
+                                                         "tasks.notify.member"]
     events.publish_after_commit([read])  # the normal publication...
     for _ in range(2):  # ...and the same task message delivered twice on top
         app.send_task("tasks.missions.progress", args=[message], task_id=f"read-{user_id}")

@@ -89,8 +89,12 @@ def reload_as(actor: int | None, request_key: str, **kwargs: Any) -> catalogs.Ou
 
 
 def yaml_counts(directory: Path) -> dict[str, int]:
-    return {name: len(yaml.safe_load((directory / f"{name}.yaml").read_text()))
-            for name in content.LOADERS}
+    """Entries per catalog as the files hold them (the story: fragments in its files)."""
+    counts = {name: len(yaml.safe_load((directory / f"{name}.yaml").read_text()))
+              for name in content.LOADERS if name != "story"}
+    counts["story"] = sum(len(yaml.safe_load(path.read_text())["fragments"])
+                          for path in (directory / "story").glob("*.yaml"))
+    return counts
 
 
 # --- the service: apply and reload ----------------------------------------------------------
@@ -105,7 +109,7 @@ def test_a_valid_reload_syncs_counts_stock_and_the_store(content_copy: Path) -> 
         applied = catalogs.apply(session)
     assert applied.counts == yaml_counts(content_copy)
     assert applied.stock_added == 1
-    assert applied.stored == sum(applied.counts.values())
+    assert applied.stored == sum(applied.counts[name] for name in content.STORE_KINDS)
     assert content.item(new_id) is not None  # in use in this process
     with unit_of_work() as session:
         session.get(ItemStock, new_id).remaining = 1  # type: ignore[union-attr]
@@ -159,7 +163,20 @@ def _levels_missing(directory: Path) -> None:
     (directory / "levels.yaml").unlink()
 
 
+def _story_target_missing(directory: Path) -> None:
+    path = directory / "story" / "lucien.yaml"
+    path.write_text(path.read_text().replace("target: el-vestibulo", "target: el-vestibul0", 1))
+
+
+def _story_unknown_item(directory: Path) -> None:
+    path = directory / "story" / "lucien.yaml"
+    path.write_text(path.read_text().replace("item: carta-perfumada", "item: carta-perdida"))
+
+
 BREAKAGES = [
+    (_story_target_missing, "story: story/lucien.yaml:52: choice 'la-invitacion.seguir' "
+                            "leads to 'el-vestibul0'"),
+    (_story_unknown_item, "story: story/lucien.yaml:128: "),
     (_price_zero, "items.yaml: entry 2, price: Input should be greater than 0"),
     (_unknown_reward, "missions.yaml: 'regalo-del-dia' rewards items that are not in "
                       "items.yaml: no-such-item"),
