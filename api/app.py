@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from api import VERSION, health, members, metrics, problems
+from api import VERSION, admin, health, members, metrics, play, problems
 from core import context
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def create_app() -> FastAPI:
     application.include_router(health.router)
     application.include_router(metrics.router)
     application.include_router(members.router, prefix=API_PREFIX)
+    application.include_router(play.router, prefix=API_PREFIX)
+    application.include_router(admin.router, prefix=API_PREFIX)
     logger.debug("YABOT API %s created", VERSION)
     return application
 

@@ -7,31 +7,27 @@ exactly the ledger entries, events and messages of one claimed with the 🎁 but
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from api.auth import MemberKey, ReadKey
-from api.problems import TYPE_BASE, ProblemError, responses
-from models.db import read_session, unit_of_work
-from models.tables import IdempotencyRecord, LedgerEntry, User
+from api.idempotency import ACCEPTED_RESPONSE, Accepted, IdempotencyKey, accept, not_found
+from api.problems import responses
+from models.db import read_session
+from models.tables import LedgerEntry, User
 from services import users, wallet
-from tasks import events, workflows
+from tasks import workflows
 
 router = APIRouter(prefix="/members", tags=["members"],
                    responses=responses(401, 403, 404, 422, 500))
 
 MAX_ID = 2**63 - 1  # SQL BIGINT
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The member's Telegram user id.")]
-IDEMPOTENCY_KEY_MAX = 200
-REQUEST_KEY_MAX = 160  # fits the event, delivery and claim keys derived from it
 DEGRADED_NOTE = ("MongoDB is unavailable: story, counters and achievements are missing "
                  "from this answer; the SQL profile and balance are current.")
 
@@ -79,19 +75,6 @@ class Ledger(BaseModel):
         description="Pass as `before_id` for the next page; null on the last page.")
 
 
-class Accepted(BaseModel):
-    status: Literal["accepted"]
-    request_key: str = Field(description="The workflow's idempotency key.")
-    queued: bool = Field(description="True when the workflow reached the broker now; false "
-                                     "when it was kept in SQL and the relay will start it "
-                                     "as soon as the broker is back.")
-
-
-def _not_found(user_id: int) -> ProblemError:
-    return ProblemError(404, f"No member with id {user_id}.", title="Unknown member",
-                        type_=TYPE_BASE + "unknown-member")
-
-
 def _summary(state: dict[str, Any] | None) -> StateSummary:
     state = state or {}
     story = state.get("story") or {}
@@ -104,7 +87,7 @@ def _member(user_id: int, with_names: bool) -> Member:
     with read_session() as session:
         context = users.member_context(session, user_id)
         if context is None:
-            raise _not_found(user_id)
+            raise not_found(user_id)
         user = session.get(User, user_id)
         assert user is not None
     return Member(
@@ -132,7 +115,7 @@ def get_ledger(user_id: UserId, key: ReadKey,
     """Keyset pagination: pass the answer's `next_before_id` as `before_id`."""
     with read_session() as session:
         if session.get(User, user_id) is None:
-            raise _not_found(user_id)
+            raise not_found(user_id)
         query = select(LedgerEntry).where(LedgerEntry.user_id == user_id)
         if before_id is not None:
             query = query.where(LedgerEntry.id < before_id)
@@ -147,112 +130,13 @@ def get_ledger(user_id: UserId, key: ReadKey,
                   next_before_id=rows[-1].id if more and rows else None)
 
 
-# --- the daily gift, with Idempotency-Key ------------------------------------------------
-
-def _check_idempotency_key(value: str | None) -> str:
-    if value is None:
-        raise ProblemError(400, "This request requires an 'Idempotency-Key' header "
-                                "(1-200 printable ASCII characters), e.g. a UUID.",
-                           title="Idempotency-Key required",
-                           type_=TYPE_BASE + "idempotency-key-required")
-    if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or any(not 0x20 <= ord(c) <= 0x7E
-                                                         for c in value):
-        raise ProblemError(400, "The 'Idempotency-Key' header must be 1-200 printable ASCII "
-                                "characters.", title="Invalid Idempotency-Key",
-                           type_=TYPE_BASE + "invalid-idempotency-key")
-    return value
-
-
-def request_key(key_id: int, idempotency_key: str) -> str:
-    """`api:<key id>:<Idempotency-Key>`; a long Idempotency-Key is replaced by its hash so
-    the keys derived from it (claim, events, deliveries) stay within their columns."""
-    plain = f"api:{key_id}:{idempotency_key}"
-    if len(plain) <= REQUEST_KEY_MAX:
-        return plain
-    return f"api:{key_id}:sha256:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
-
-
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (method.upper().encode(), path.encode(), hashlib.sha256(body).digest()):
-        digest.update(part + b"\n")
-    return digest.hexdigest()
-
-
-def _replayed(record: IdempotencyRecord, print_: str) -> JSONResponse:
-    if record.fingerprint != print_:
-        raise ProblemError(422, "This Idempotency-Key was used for a different request "
-                                "(another method, path or body). Use a new key.",
-                           title="Idempotency-Key reused",
-                           type_=TYPE_BASE + "idempotency-key-reused")
-    if record.status_code is None:
-        raise ProblemError(409, "The first request with this Idempotency-Key is still "
-                                "being processed; retry shortly.",
-                           title="Request in progress",
-                           type_=TYPE_BASE + "idempotency-request-in-progress",
-                           headers={"Retry-After": "1"})
-    return JSONResponse(record.response, status_code=record.status_code,
-                        headers={"Idempotent-Replayed": "true"})
-
-
-def _find(key_id: int, idem: str) -> IdempotencyRecord | None:
-    with read_session() as session:
-        return session.scalars(select(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == idem)
-        ).one_or_none()
-
-
-def _claim_gift(user_id: int, key_id: int, idem: str, print_: str) -> JSONResponse:
-    existing = _find(key_id, idem)
-    if existing is not None:
-        return _replayed(existing, print_)
-    with read_session() as session:
-        if session.get(User, user_id) is None:
-            raise _not_found(user_id)
-    # Reserve the key first, so two concurrent requests cannot both act.
-    try:
-        with unit_of_work() as session:
-            record = IdempotencyRecord(api_key_id=key_id, key=idem, fingerprint=print_)
-            session.add(record)
-            session.flush()
-            record_id = record.id
-    except IntegrityError:
-        existing = _find(key_id, idem)
-        if existing is None:  # pragma: no cover - the winner rolled back meanwhile
-            raise
-        return _replayed(existing, print_)
-    workflow_key = request_key(key_id, idem)
-    try:
-        queued = events.start(workflows.daily_gift(user_id, workflow_key),
-                              command_id=workflow_key)
-    except Exception:
-        with unit_of_work() as session:  # not started: free the key for a retry
-            session.execute(IdempotencyRecord.__table__.delete()
-                            .where(IdempotencyRecord.id == record_id))
-        raise
-    body = Accepted(status="accepted", request_key=workflow_key, queued=queued)
-    content = body.model_dump(mode="json")
-    with unit_of_work() as session:
-        saved = session.get(IdempotencyRecord, record_id)
-        assert saved is not None
-        saved.status_code, saved.response = 202, content
-    return JSONResponse(content, status_code=202)
-
-
 @router.post("/{user_id}/daily-gift", status_code=202, response_model=Accepted,
              summary="Claim today's gift for the member (the bot's 🎁 workflow)",
-             responses={**responses(400, 409), 202: {
-                 "description": "Accepted; replays carry `Idempotent-Replayed: true`."}})
-async def claim_daily_gift(
-    request: Request, user_id: UserId, key: MemberKey,
-    idempotency_key: Annotated[str | None, Header(
-        alias="Idempotency-Key", description="Required; 1-200 printable characters. The "
-        "same key with the same request replays the first response.")] = None,
-) -> JSONResponse:
+             responses={**responses(400, 409), **ACCEPTED_RESPONSE})
+async def claim_daily_gift(request: Request, user_id: UserId, key: MemberKey,
+                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Starts `daily_gift(user_id, "api:<key id>:<Idempotency-Key>")` and answers 202. The
     member gets the same ledger entry and messages as when pressing 🎁 in Telegram; whether
     today's gift was already claimed is told to them in Telegram, as for the button."""
-    idem = _check_idempotency_key(idempotency_key)
-    body = await request.body()
-    print_ = fingerprint(request.method, request.url.path, body)
-    return await asyncio.to_thread(_claim_gift, user_id, key.id, idem, print_)
+    return await accept(request, user_id, key.id, idempotency_key,
+                        lambda rk: workflows.daily_gift(user_id, rk))

@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatJoinRequestHandler,  # 👑 VIP access
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -27,13 +28,16 @@ from bot import callbacks
 from bot.handlers import (
     admin,
     auctions,
+    broadcasts,  # 📣 broadcasts
     menu,
+    posts,  # 🗓️ scheduled posts
     progress,
     reactions,
     recipes,
     store,
     story,
     trivia,
+    vip,  # 👑 VIP access
 )
 from core.settings import Settings
 
@@ -73,11 +77,36 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     application.add_handler(CallbackQueryHandler(store.button, pattern=callbacks.STORE_PREFIX))
     application.add_handler(CommandHandler("subasta", auctions.command))
     application.add_handler(CommandHandler(admin.RELOAD_COMMANDS, admin.reload_command))
+    application.add_handler(CommandHandler(admin.PANEL_COMMANDS, admin.panel_command))
+    application.add_handler(CommandHandler(admin.MEMBER_COMMANDS, admin.member_command))
+    application.add_handler(CommandHandler(admin.ADJUST_COMMANDS, admin.adjust_command))
+    application.add_handler(CommandHandler(admin.ROLE_COMMANDS, admin.role_command))
+    application.add_handler(CommandHandler(admin.AUDIT_COMMANDS, admin.audit_command))
+    application.add_handler(CallbackQueryHandler(admin.button, pattern=callbacks.ADMIN_PREFIX))
     application.add_handler(CallbackQueryHandler(auctions.button,
                                                  pattern=callbacks.AUCTION_PREFIX))
     application.add_handler(CallbackQueryHandler(reactions.button,
                                                  pattern=callbacks.REACTION_PREFIX))
     application.add_handler(CallbackQueryHandler(recipes.button, pattern=callbacks.RECIPE_PREFIX))
+    # 📣 broadcasts: /difundir (as a reply) and the progress message's buttons
+    application.add_handler(CommandHandler(broadcasts.COMMANDS, broadcasts.command))
+    application.add_handler(CallbackQueryHandler(broadcasts.button,
+                                                 pattern=callbacks.BROADCAST_PREFIX))
+    # 👑 VIP access: /vip, /canjear, the admin commands, `v:` buttons, channel join requests
+    application.add_handler(CommandHandler(vip.STATUS_COMMANDS, vip.status_command))
+    application.add_handler(CommandHandler(vip.REDEEM_COMMANDS, vip.redeem_command))
+    application.add_handler(CommandHandler(vip.GRANT_COMMANDS, vip.grant_command))
+    application.add_handler(CommandHandler(vip.REVOKE_COMMANDS, vip.revoke_command))
+    application.add_handler(CommandHandler(vip.CODES_COMMANDS, vip.codes_command))
+    application.add_handler(CallbackQueryHandler(vip.button, pattern=callbacks.VIP_PREFIX))
+    if settings.vip_chat_id is not None:
+        application.add_handler(ChatJoinRequestHandler(vip.join_request,
+                                                       chat_id=settings.vip_chat_id))
+    # 🗓️ scheduled posts: /programar (as a reply), /posts, /editar_post, `o:` buttons
+    application.add_handler(CommandHandler(posts.SCHEDULE_COMMANDS, posts.schedule_command))
+    application.add_handler(CommandHandler(posts.LIST_COMMANDS, posts.list_command))
+    application.add_handler(CommandHandler(posts.EDIT_COMMANDS, posts.edit_command))
+    application.add_handler(CallbackQueryHandler(posts.button, pattern=callbacks.POST_PREFIX))
     application.add_handler(MessageReactionHandler(reactions.reaction))
     application.add_handler(CommandHandler("trivia", trivia.command))
     application.add_handler(CommandHandler(["historia", "story"], story.command))

@@ -3,8 +3,9 @@
 One prefix per feature, each routed to its handler module in bot/app.py:
 `m:` menu · `s:`/`i:` store and inventory · `g:` missions, achievements, levels and the
 leaderboard · `a:` auctions · `t:` trivia · `r:` reaction buttons under channel posts ·
-`x:` recipes · `p:`/`q:` the story (choices; story menu, backpack, checkpoints). Every
-datum is at most 64 bytes (Telegram's limit).
+`x:` recipes · `p:`/`q:` the story (choices; story menu, backpack, checkpoints) · `v:` VIP ·
+`o:` scheduled posts · `b:` broadcasts · `z:` the /admin panel. Every datum is at most 64
+bytes (Telegram's limit).
 
 Anything that is not exactly one of the known actions (tampered, stale, oversized, not
 text) parses to None and the member gets a polite answer and the menu.
@@ -230,3 +231,94 @@ def parse_story(raw: object) -> StoryPress | None:
         return StoryPress(match.group("view"))
     return StoryPress(match.group("verb"), match.group("target"), 0, int(match.group("vstep")),
                       match.group("vtoken"))
+
+
+# The /admin panel (`z:`): `z:<view>` (panel, members, status, audit, reload, vip, posts,
+# broadcasts) or `z:member:<id>`; at most 30 bytes. Whether the presser is an admin is
+# the handler's check (every refusal audited).
+ADMIN_PREFIX = r"^z:"
+ADMIN_VIEWS = ("panel", "members", "status", "audit", "reload", "vip", "posts", "broadcasts")
+_ADMIN_PATTERN = re.compile(rf"z:(?:(?P<view>{'|'.join(ADMIN_VIEWS)})|member:(?P<id>{_NUMBER}))")
+
+
+def parse_admin(raw: object) -> tuple[str, int | None] | None:
+    """(view, member id or None) named by `raw`, or None when it is not one we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _ADMIN_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    if match.group("view"):
+        return (match.group("view"), None)
+    return ("member", int(match.group("id")))
+
+
+# 📣 Broadcasts (`b:`): `b:pause:<id>`, `b:resume:<id>`, `b:cancel:<id>` on the admin's
+# progress message (built by services/messages/broadcasts.py; at most 26 bytes). Whether the
+# presser is an admin, and whether the broadcast is in a state for it, is the worker's check.
+BROADCAST_PREFIX = r"^b:"
+BROADCAST_ACTIONS = ("pause", "resume", "cancel")
+_BROADCAST_PATTERN = re.compile(rf"b:(?P<verb>pause|resume|cancel):(?P<id>{_NUMBER})")
+
+
+def broadcast_data(verb: str, broadcast_id: int) -> str:
+    value = f"b:{verb}:{broadcast_id}"
+    assert parse_broadcast(value) == (verb, broadcast_id), value
+    return value
+
+
+def parse_broadcast(raw: object) -> tuple[str, int] | None:
+    """(pause | resume | cancel, broadcast id) named by `raw`, or None when it is not one
+    we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _BROADCAST_PATTERN.fullmatch(raw)
+    return (match.group("verb"), int(match.group("id"))) if match else None
+
+
+# 👑 VIP access (`v:`): `v:status` (the /vip view) and `v:link` (a single-use invite link
+# to the VIP channel, sent privately; at most 8 bytes). Whether the member may have a link
+# is the worker's check.
+VIP_PREFIX = r"^v:"
+VIP_ACTIONS = ("status", "link")
+_VIP_PATTERN = re.compile(r"v:(status|link)")
+
+
+def vip_data(action: str) -> str:
+    value = f"v:{action}"
+    assert parse_vip(value) == action, action
+    return value
+
+
+def parse_vip(raw: object) -> str | None:
+    """The VIP action named by `raw` (status, link), or None when it is not one we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _VIP_PATTERN.fullmatch(raw)
+    return match.group(1) if match else None
+
+
+# 🗓️ Scheduled posts (`o:`): `o:list`, `o:view:<id>` (a preview in private), `o:cancel:<id>`
+# (asks to confirm) and `o:drop:<id>` (cancels); at most 25 bytes. Whether the presser is an
+# admin, and whether the post can still be cancelled, is the worker's check.
+POST_PREFIX = r"^o:"
+POST_VERBS = ("list", "view", "cancel", "drop")
+_POST_PATTERN = re.compile(rf"o:(?:(?P<list>list)|(?P<verb>view|cancel|drop):(?P<id>{_NUMBER}))")
+
+
+def post_data(verb: str, post_id: int | None = None) -> str:
+    value = "o:list" if verb == "list" else f"o:{verb}:{post_id}"
+    assert parse_post(value) == (verb, post_id), value
+    return value
+
+
+def parse_post(raw: object) -> tuple[str, int | None] | None:
+    """(verb, post id or None) named by `raw`, or None when it is not one we sent."""
+    if not isinstance(raw, str) or len(raw.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None
+    match = _POST_PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    if match.group("list"):
+        return ("list", None)
+    return (match.group("verb"), int(match.group("id")))

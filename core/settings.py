@@ -82,6 +82,39 @@ class Settings(BaseSettings):
     content_dir: Path | None = None  # where the catalogs are read from; None: the repo's content/
     content_check_interval: float = Field(default=5.0, ge=0)  # s between reload checks
 
+    # --- broadcasts (services/broadcasts.py, tasks/broadcasts.py) -------------------------
+    broadcast_batch: int = Field(default=50, ge=1, le=500)  # members sent to per batch task
+    broadcast_progress_every: float = Field(default=2.0, ge=0)  # s between progress edits
+
+    # --- scheduled posts (services/posts.py, tasks/posts.py) -------------------------------
+    posts_dispatch_interval: float = Field(default=5.0, gt=0)  # beat: publish due posts
+    posts_dispatch_batch: int = Field(default=50, gt=0)  # occurrences claimed per beat run
+
+    # --- VIP access (services/vip.py, tasks/vip.py) ---------------------------------------
+    vip_chat_id: int | None = None  # the paid channel (join requests, invites, removals)
+    vip_reminder_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [3, 1])
+    vip_expiry_interval: float = Field(default=60.0, gt=0)  # beat: reminders and expiry
+    vip_expiry_batch: int = Field(default=100, gt=0)  # rows claimed per beat run
+    vip_invite_ttl: int = Field(default=3600, ge=60, le=31_536_000)  # s an invite link lives
+
+    @field_validator("vip_chat_id", mode="before")
+    @classmethod
+    def _vip_chat_unset_if_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("vip_reminder_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(part) for part in value.replace(",", " ").split()]
+        elif isinstance(value, int):
+            value = [value]
+        if isinstance(value, list):
+            if any(not isinstance(day, int) or day <= 0 for day in value):
+                raise ValueError("VIP_REMINDER_DAYS are positive whole days, e.g. 3,1")
+            return sorted(set(value), reverse=True)
+        return value
+
     # --- processes (Flower and the stand-in read FLOWER_* / STANDIN_PORT in the Procfile) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -424,3 +424,176 @@ class TriviaAnswer(Base):
     update_key: Mapped[str] = mapped_column(String(200))
     answered_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# --- broadcasts (services/broadcasts.py) ---------------------------------------------------
+
+
+class Broadcast(Base):
+    """A message an admin sends to a segment of members (`segment`: {"kind": all | vip | free
+    | inactive | list, "days": N, "ids": [...]}). `status` goes running ⇄ paused → done |
+    cancelled; `sent` / `failed` / `blocked` count the recipients' outcomes (left = total minus
+    the three). `batch_seq` names the one batch task allowed to continue (a resume moves it
+    on, so a superseded task stops); `progress_*` is the admin's live progress message."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status", "status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)  # the admin's Telegram id
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    segment: Mapped[dict[str, Any]]
+    text: Mapped[str] = mapped_column(Text)
+    parse_mode: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    batch_seq: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_edited_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class BroadcastRecipient(Base):
+    """One member of a broadcast, written when it starts: `pending` until its one send ends
+    `sent`, `failed` or `blocked` (`sent_at`: when). A batch task claims pending rows by
+    setting `claim` (its batch) and `claimed_at`; the row is what makes "never twice to the
+    same member" hold, with the delivery key `broadcast:<id>:<user>`."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (Index("ix_broadcast_recipients_status", "broadcast_id", "status"),)
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+# --- VIP access (services/vip.py) ----------------------------------------------------------
+
+
+class VipCode(Base):
+    """A single-use VIP code an admin generated. Only a SHA-256 hash of the normalized code
+    is stored (the plain code is shown to the admin once); `batch_key` is the request that
+    created it, so a redelivered request recomputes the same codes. `redeemed_by` /
+    `redeemed_at` are set once, by a conditional update."""
+
+    __tablename__ = "vip_codes"
+    __table_args__ = (Index("ix_vip_codes_batch_key", "batch_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    batch_key: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(32))
+    days: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # an admin's Telegram id
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime | None]
+    redeemed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    redeemed_at: Mapped[datetime | None]
+
+
+class VipSubscription(Base):
+    """One period of VIP access: granted by an admin, redeemed from a code, or an extension
+    (starting at the end of the active one). `users.vip_until` is the access everybody
+    checks; it moves in the transaction that writes these rows. `ended_at` is set once, by
+    the expiry job (or a revocation), with `end_reason`: expired · renewed · revoked."""
+
+    __tablename__ = "vip_subscriptions"
+    __table_args__ = (Index("ix_vip_subscriptions_due", "ended_at", "ends_at"),
+                      Index("ix_vip_subscriptions_user", "user_id", "ends_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # admin · code · extend
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin, for admin grants
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("vip_codes.id"))
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class VipReminder(Base):
+    """A reminder `days_before` the end of a member's access, planned when the access was
+    granted (`due_at`); the reminder job claims it once (`claimed_at`, `outcome`: sent ·
+    superseded). A member whose end moved since (extended, revoked) is not reminded."""
+
+    __tablename__ = "vip_reminders"
+    __table_args__ = (UniqueConstraint("user_id", "ends_at", "days_before",
+                                       name="uq_vip_reminders_user_end_days"),
+                      Index("ix_vip_reminders_due", "claimed_at", "due_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ends_at: Mapped[datetime]
+    days_before: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+# --- scheduled posts (services/posts.py) -----------------------------------------------------
+
+
+class ScheduledPost(Base):
+    """A post an admin scheduled for the free or the VIP channel. `publish_at` (UTC) is its
+    next occurrence: a one-off post ends `published` (or `failed`); a repeating one (`daily`,
+    `weekly`, `cron`: `cron` holds the 5-field expression, also for daily and weekly, read in
+    the post's `timezone`) moves `publish_at` on after each occurrence. `status`: scheduled →
+    published | failed | cancelled. Created once per request (`request_key`)."""
+
+    __tablename__ = "scheduled_posts"
+    __table_args__ = (Index("ix_scheduled_posts_due", "status", "publish_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    target: Mapped[str] = mapped_column(String(8))  # free | vip
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    parse_mode: Mapped[str | None] = mapped_column(String(8))  # HTML or NULL
+    photo: Mapped[str | None] = mapped_column(String(256))  # a Telegram file id or https URL
+    url_buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    reaction_buttons: Mapped[bool] = mapped_column(Boolean, default=False)
+    protect_content: Mapped[bool] = mapped_column(Boolean, default=False)
+    publish_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    repeat: Mapped[str] = mapped_column(String(8), default="none")  # none|daily|weekly|cron
+    cron: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin's Telegram id
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class PostPublication(Base):
+    """One occurrence of a post being published: unique per (post, due time), so however
+    many dispatchers (beat restarted, two workers) claim it, one row, one send (delivery key
+    `post:<id>:<due>`). `sending` → `sent` (with the message id) | `failed`; `claimed_at`
+    moves with every attempt, so an occurrence whose task was lost is dispatched again."""
+
+    __tablename__ = "post_publications"
+    __table_args__ = (UniqueConstraint("post_id", "due_at", name="uq_post_publications_post_due"),
+                      Index("ix_post_publications_status_claimed", "status", "claimed_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("scheduled_posts.id"))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))

@@ -181,7 +181,7 @@ def unmet(conditions: Conditions, facts: Facts, *, paid: bool = False) -> list[s
     return reasons
 
 
-def choice_conditions(story: Story, fragment: Fragment, choice: Choice) -> list[Conditions]:
+def choice_conditions(story: Story, choice: Choice) -> list[Conditions]:
     """What taking `choice` requires: its own conditions and the target fragment's."""
     target = story.fragments.get(choice.target)
     return [choice.conditions] + ([target.conditions] if target is not None else [])
@@ -292,12 +292,12 @@ def take(session: Session, user_id: int, fragment_id: str, index: int, step: int
     wallet.lock(session, user_id)  # one change at a time per member
     facts = read_facts(session, user_id, p)
     paid = plan.node in p.chose
-    reasons = [reason for conditions in choice_conditions(story, fragment, choice)
+    reasons = [reason for conditions in choice_conditions(story, choice)
                for reason in unmet(conditions, facts, paid=paid)]
     if reasons:
         raise Refused(reasons[0], fragment_id, choice.id)
     if not paid:
-        for conditions in choice_conditions(story, fragment, choice):
+        for conditions in choice_conditions(story, choice):
             _pay(session, user_id, plan, conditions)
     return plan
 

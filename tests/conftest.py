@@ -145,7 +145,12 @@ def standin():  # type: ignore[no-untyped-def]
 
     client = StandinClient(os.environ["STANDIN_URL"])
     yield client
+    # Every Bot API call the project made in this session matched the official spec.
+    stats = client.stats()
     client.close()
+    assert stats["spec_rejected"] == 0, (
+        f"{stats['spec_rejected']} Bot API call(s) refused by the spec: "
+        f"{stats['spec_rejections']}")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,10 @@ TASK_MODULES = [
     "tasks.auctions",
     "tasks.trivia",
     "tasks.story",
+    "tasks.admin",
+    "tasks.broadcasts",  # 📣 broadcasts
+    "tasks.vip",  # 👑 VIP access
+    "tasks.posts",  # 🗓️ scheduled posts
     "tasks.notify",
     "tasks.telegram",
     "tasks.deadletters",
@@ -86,6 +90,26 @@ def make_app() -> Celery:
                 "task": "tasks.auctions.close_due",
                 "schedule": settings.auction_close_interval,
                 "options": {"expires": settings.auction_close_interval * 2,
+                            "queue": Queue.SCHEDULED.value},
+            },
+            # 👑 VIP access: reminders before the end, then expiry (removal from the channel)
+            "vip-remind": {
+                "task": "tasks.vip.remind_due",
+                "schedule": settings.vip_expiry_interval,
+                "options": {"expires": settings.vip_expiry_interval * 2,
+                            "queue": Queue.SCHEDULED.value},
+            },
+            "vip-expire": {
+                "task": "tasks.vip.expire_due",
+                "schedule": settings.vip_expiry_interval,
+                "options": {"expires": settings.vip_expiry_interval * 2,
+                            "queue": Queue.SCHEDULED.value},
+            },
+            # 🗓️ scheduled posts: the database is the schedule; this claims what is due
+            "posts-dispatch": {
+                "task": "tasks.posts.dispatch",
+                "schedule": settings.posts_dispatch_interval,
+                "options": {"expires": settings.posts_dispatch_interval * 2,
                             "queue": Queue.SCHEDULED.value},
             },
         },

@@ -29,6 +29,22 @@ ROUTES: dict[str, dict[str, str]] = {
     "tasks.trivia.post": {"queue": Queue.TELEGRAM},
     "tasks.trivia.*": {"queue": Queue.GAMIFICATION},
     "tasks.story.*": {"queue": Queue.GAMIFICATION},
+    "tasks.admin.*": {"queue": Queue.DEFAULT},  # the /admin panel's actions
+    "tasks.broadcasts.*": {"queue": Queue.BROADCAST},  # 📣 broadcasts: start, batches, control
+    # 👑 VIP access: beat jobs; Bot API calls (join answers, invites, removals); the rest
+    "tasks.vip.remind_due": {"queue": Queue.SCHEDULED},
+    "tasks.vip.expire_due": {"queue": Queue.SCHEDULED},
+    "tasks.vip.join_request": {"queue": Queue.TELEGRAM},
+    "tasks.vip.invite": {"queue": Queue.TELEGRAM},
+    "tasks.vip.remove": {"queue": Queue.TELEGRAM},
+    "tasks.vip.tell_admin": {"queue": Queue.TELEGRAM},
+    "tasks.vip.*": {"queue": Queue.DEFAULT},
+    # 🗓️ scheduled posts: the beat dispatcher; Bot API sends (publish, preview, list); the rest
+    "tasks.posts.dispatch": {"queue": Queue.SCHEDULED},
+    "tasks.posts.publish": {"queue": Queue.TELEGRAM},
+    "tasks.posts.preview": {"queue": Queue.TELEGRAM},
+    "tasks.posts.show_list": {"queue": Queue.TELEGRAM},
+    "tasks.posts.*": {"queue": Queue.DEFAULT},
     "tasks.notify.*": {"queue": Queue.TELEGRAM},
     "tasks.telegram.*": {"queue": Queue.TELEGRAM},
     "bench.*": {"queue": Queue.DEFAULT},

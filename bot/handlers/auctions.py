@@ -17,12 +17,11 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
-    member_language,
+    enqueue,
     read_press,
     show,
     stamp,
     start_for_member,
-    start_workflow,
 )
 from models.db import read_session
 from services import auctions, messages
@@ -101,6 +100,4 @@ async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item_id, start, increment, minutes, buy_now_price = parsed
     task = auction_tasks.create.si(user.id, item_id, start, increment, minutes, buy_now_price,
                                    key)
-    if not await start_workflow(task, key):
-        language, _ = await member_language(update)
-        await context.bot.send_message(user.id, messages.t(language, "gift.queued"))
+    await enqueue(update, context.bot, task, key)

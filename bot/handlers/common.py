@@ -48,6 +48,18 @@ async def start_workflow(workflow: object, key: str) -> bool:
     return await asyncio.to_thread(events.start, workflow, command_id=key)
 
 
+async def enqueue(update: Update, bot: Bot, workflow: object, key: str) -> bool:
+    """Start a workflow for the update's user; when the broker is down (the workflow is kept
+    for the relay), tell them it is queued. Returns whether it reached the broker."""
+    if await start_workflow(workflow, key):
+        return True
+    user = update.effective_user
+    if user is not None:
+        language, _ = await member_language(update)
+        await bot.send_message(user.id, messages.t(language, "gift.queued"))
+    return False
+
+
 async def send(key: str, chat_id: int, method: str, params: dict[str, object]) -> bool:
     return await start_workflow(telegram.send.si(key, chat_id, method, params), key)
 

@@ -18,6 +18,7 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.handlers.common import (
+    enqueue,
     member_language,
     read_press,
     send,
@@ -129,5 +130,4 @@ async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply("trivia.unreachable_chat")
         return
     task = trivia_tasks.post.si(user.id, question_id, target, str(target_chat.type), key)
-    if not await start_workflow(task, key):
-        await context.bot.send_message(user.id, messages.t(language, "gift.queued"))
+    await enqueue(update, context.bot, task, key)

@@ -38,6 +38,7 @@ CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "recor
                 "upload_voice", "upload_document", "choose_sticker", "find_location",
                 "record_video_note", "upload_video_note"}
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+SPEC_REJECTIONS_KEPT = 20
 NOT_MODIFIED = ("message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 
@@ -100,6 +101,10 @@ class Standin:
         self.records: deque[dict[str, Any]] = deque(maxlen=self.config.max_records)
         self.stats: Counter[str] = Counter()
         self.errors: Counter[int] = Counter()
+        # Calls refused by the spec itself (unknown method, bad or missing parameter): a bug
+        # in the caller, unlike the refusals Telegram would also make (blocked, 429, …).
+        self.spec_rejections: list[dict[str, str]] = []  # the latest SPEC_REJECTIONS_KEPT
+        self.spec_rejected = 0
         self.counters: Counter[str] = Counter()
         if everything:
             self.webhook: dict[str, Any] | None = None
@@ -134,6 +139,8 @@ class Standin:
     def snapshot_stats(self) -> dict[str, Any]:
         return {"methods": dict(self.stats), "too_many_requests": self.errors[429],
                 "rejected": sum(self.errors.values()),
+                "spec_rejected": self.spec_rejected,
+                "spec_rejections": list(self.spec_rejections),
                 "errors": {str(k): v for k, v in self.errors.items()},
                 "forced_faults": self.counters["forced_faults"],
                 "updates_injected": self.counters["updates_injected"],
@@ -414,9 +421,18 @@ class Standin:
                 raise ApiError(401, "Unauthorized")
             self.bot_id = int(match.group(1))
             method = self.spec.canonical(name)
-            if method is None:
-                raise ApiError(404, "Not Found")
-            params = self.spec.decode_params(method, raw, files)
+            try:
+                if method is None:
+                    raise ApiError(404, "Not Found")
+                params = self.spec.decode_params(method, raw, files)
+            except ApiError as err:
+                self.spec_rejected += 1
+                del self.spec_rejections[:-SPEC_REJECTIONS_KEPT]
+                self.spec_rejections.append({"method": name[:64],
+                                             "description": err.description[:300],
+                                             "chat_id": str(raw.get("chat_id"))[:32],
+                                             "params": ",".join(sorted(raw))[:300]})
+                raise
             is_message = method in self.spec.message_methods
             chat_id = self.resolve_chat(params["chat_id"]) if "chat_id" in params else None
             await self._apply_fault(method, is_message)

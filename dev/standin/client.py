@@ -139,7 +139,9 @@ class StandinClient:
 
     def stats(self) -> dict[str, Any]:
         """Counters: ``methods`` (successful calls per method), ``too_many_requests``,
-        ``rejected``, ``errors`` (per code), ``forced_faults``, ``pending_updates``,
+        ``rejected``, ``errors`` (per code), ``spec_rejected`` and ``spec_rejections`` (calls
+        the official spec refuses: unknown method, bad or missing parameter — the latest 20),
+        ``forced_faults``, ``pending_updates``,
         ``last_record_id``."""
         return self._call("GET", "stats")
 

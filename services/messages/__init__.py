@@ -239,7 +239,7 @@ def menu_keyboard(language: str) -> dict[str, Any]:
         [_button(language, "btn.store", "s:list"), _button(language, "btn.inventory", "i:list")],
         [_button(language, "btn.auctions", "a:list"), _button(language, "btn.trivia", "t:play")],
         [_button(language, "btn.top", "g:top"), _button(language, "btn.wallet", "m:wallet")],
-        [_button(language, "btn.help", "m:help")],
+        [_button(language, "btn.vip_status", "v:status"), _button(language, "btn.help", "m:help")],
     ]}
 
 
@@ -255,7 +255,7 @@ def help_text(language: str) -> Rendered:
     return Rendered(t(language, "help"), back_keyboard(language))
 
 
-def _reason(language: str, reason: str) -> str:
+def reason_label(language: str, reason: str) -> str:
     kind, _, ident = reason.partition(":")
     label = REASONS.get(language, REASONS["es"]).get(kind, kind)
     return f"{label} ({ident})" if ident else label
@@ -266,7 +266,7 @@ def wallet_view(language: str, balance: int, lines: list[tuple[int, str, datetim
     parts = [t(language, "wallet", balance=balance)]
     if lines:
         parts.append(t(language, "wallet.lines"))
-        parts += [f"{when:%d/%m %H:%M}  {amount:+d}  {_reason(language, reason)}"
+        parts += [f"{when:%d/%m %H:%M}  {amount:+d}  {reason_label(language, reason)}"
                   for amount, reason, when in lines]
     else:
         parts.append(t(language, "wallet.empty"))
@@ -406,11 +406,15 @@ def _item_refused(event: dict[str, Any], language: str) -> Rendered:
 # Feature modules register their texts and renderers on import (keep this list sorted).
 # from services.messages import auctions, ...  # noqa: E402, F401
 from services.messages import (  # noqa: E402, F401
+    admin,
     auctions,
+    broadcasts,  # 📣 broadcasts
     catalogs,
+    posts,  # 🗓️ scheduled posts
     progress,
     reactions,
     recipes,
     story,
     trivia,
+    vip,  # 👑 VIP access
 )

@@ -120,3 +120,5 @@ def test_the_fuzz_reached_the_answers_that_matter() -> None:
     seen = set(statuses)
     assert {(GIFT, 202), (GIFT, 400), (GIFT, 404), (GIFT, 422)} <= seen, sorted(seen)
     assert {(MEMBER_PATH, 200), (MEMBER_PATH + "/ledger", 200), ("/metrics", 200)} <= seen
+    assert {(MEMBER_PATH + "/story", 200), (MEMBER_PATH + "/store", 200),
+            (MEMBER_PATH + "/missions", 200)} <= seen

@@ -80,3 +80,4 @@ def test_every_page_of_the_shipped_story_fits_telegram() -> None:
                 assert len(button["callback_data"].encode()) <= callbacks.MAX_BYTES
                 assert len(button["text"]) <= 64
     assert story.token(1, "c", "x", 0, 0) != story.token(2, "c", "x", 0, 0)
+

@@ -14,7 +14,7 @@ def test_member_registers_claims_gift_and_reads_wallet(bot, standin, user_id) ->
     buttons = [b["callback_data"] for row in menu["result"]["reply_markup"]["inline_keyboard"]
                for b in row]
     assert buttons == ["m:gift", "q:view", "g:missions", "g:achievements", "s:list", "i:list", "a:list",
-                       "t:play", "g:top", "m:wallet", "m:help"]
+                       "t:play", "g:top", "m:wallet", "v:status", "m:help"]
 
     standin.press(user_id, "m:gift", menu["result"]["message_id"])
     standin.wait_for_message(user_id, "+10 besitos", since=mark, timeout=15)

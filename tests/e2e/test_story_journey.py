@@ -122,3 +122,31 @@ def test_the_backpack_shows_lore_found_along_the_way(bot, standin, user_id) -> N
                              chat_id=user_id, since=mark)
     lore = content.story().lore["pista-el-sello"]
     assert lore.title.es in _text(shown)
+
+
+def test_a_member_goes_back_to_a_checkpoint_and_is_not_paid_again(bot, standin,  # type: ignore[no-untyped-def]
+                                                                  user_id) -> None:
+    menu = start_in_bot(standin, user_id, "Rita")
+    mark = standin.mark()
+    standin.press(user_id, "q:view", menu["result"]["message_id"])
+    page = _page(standin, user_id, "la-invitacion", mark)
+    for fragment, choice_id, target in [("la-invitacion", "seguir", "el-vestibulo"),
+                                        ("el-vestibulo", "pasillo", "el-pasillo-de-retratos")]:
+        mark = standin.mark()
+        standin.press(user_id, _choice(page, fragment, choice_id), page["result"]["message_id"])
+        page = _page(standin, user_id, target, mark)
+    mark = standin.mark()
+    standin.press(user_id, "q:checkpoints", page["result"]["message_id"])
+    listed = standin.wait_for(lambda r: any(d.startswith("q:restart:el-vestibulo:")
+                                            for d in _buttons(r)),
+                              timeout=15, chat_id=user_id, since=mark)
+    back = next(d for d in _buttons(listed) if d.startswith("q:restart:el-vestibulo:"))
+    standin.press(user_id, back, listed["result"]["message_id"])
+    _page(standin, user_id, "el-vestibulo", mark)
+    state = mongo.member_state(user_id)
+    assert state is not None and state["story"]["position"] == "el-vestibulo"
+    assert state["story"]["step"] == 3
+    with read_session() as session:
+        paid = [e.amount for e in wallet.history(session, user_id, limit=50)
+                if e.reason == "story-milestone:el-vestibulo"]
+    assert paid == [10]  # the checkpoint's milestone, once

@@ -39,9 +39,11 @@ def test_third_day_in_a_row_completes_the_streak_mission(worker, standin, user_i
 def test_a_permanent_failure_is_dead_lettered_and_can_be_replayed(worker, standin,
                                                                   user_id) -> None:
     register_directly([user_id])
-    # A Bot API call Telegram refuses (400: empty text) is permanent: no retry, dead letter.
+    # A Bot API call Telegram refuses (400: message too long) is permanent: no retry, dead
+    # letter. (Well-formed by the spec, so the session's spec check stays clean.)
     app.send_task("tasks.telegram.send",
-                  args=[f"bad:{user_id}", user_id, "sendMessage", {"chat_id": user_id}])
+                  args=[f"bad:{user_id}", user_id, "sendMessage",
+                        {"chat_id": user_id, "text": "x" * 4097}])
 
     def letter() -> DeadLetter | None:
         with read_session() as session:

@@ -143,3 +143,16 @@ def test_generic_methods_answer_per_return_type(api):
     assert location["location"] == {"latitude": 1.5, "longitude": 2.0}
     assert api.ok("getChatAdministrators", chat_id=-100) == []
     assert api.ok("getFile", file_id="abc")["file_path"] == "files/abc"
+
+
+def test_calls_the_spec_refuses_are_counted_apart(api, client):
+    """The stand-in counts spec refusals (the suite's session check reads them)."""
+    before = client.stats()["spec_rejected"]
+    api("sendTelepathy", chat_id=1)
+    api("sendMessage", chat_id=5)
+    client.block(77)
+    api("sendMessage", chat_id=77, text="hi")  # refused as Telegram would: not a spec error
+    stats = client.stats()
+    assert stats["spec_rejected"] == before + 2
+    assert [r["method"] for r in stats["spec_rejections"][-2:]] == ["sendTelepathy",
+                                                                   "sendMessage"]
