@@ -156,7 +156,9 @@ def invite(self: Task, user_id: int, request_key: str) -> dict[str, Any]:
         return answer("vip.unavailable", "unavailable")
     rendered = vip_messages.invite_view(language, str(link["invite_link"]),
                                         max(settings.vip_invite_ttl // 60, 1))
-    deliver(self, key, user_id, rendered.method, rendered.params(user_id))
+    # Sent by its own task: a 429 (or any retry) of the message then retries only the
+    # message, never this task, which would create a second link.
+    telegram.send.delay(key, user_id, rendered.method, rendered.params(user_id))
     return {"status": "sent"}
 
 

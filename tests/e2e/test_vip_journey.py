@@ -126,6 +126,8 @@ def test_a_redeemed_code_then_a_single_use_invite_link(bot, standin, new_user_id
     status = standin.wait_for_message(member, "Eres VIP hasta el", since=mark, timeout=20)
     assert "v:link" in buttons(status)
     before = time.time()
+    # the link's message meets a 429 first: retried, and still one link is made
+    standin.fail_next(1, kind="429", retry_after=1, methods=["sendMessage"])
     standin.press(member, "v:link", status["result"]["message_id"])
     link = standin.wait_for(lambda r: True, timeout=20, method="createChatInviteLink",
                             since=mark)
