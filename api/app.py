@@ -14,7 +14,19 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from api import VERSION, admin, health, members, metrics, play, problems
+from api import (
+    VERSION,
+    admin,
+    broadcasts,
+    health,
+    members,
+    metrics,
+    play,
+    posts,
+    problems,
+    trivia,
+    vip,
+)
 from core import context
 
 logger = logging.getLogger(__name__)
@@ -55,6 +67,8 @@ def create_app() -> FastAPI:
     application.include_router(members.router, prefix=API_PREFIX)
     application.include_router(play.router, prefix=API_PREFIX)
     application.include_router(admin.router, prefix=API_PREFIX)
+    for router in (vip.router, posts.router, broadcasts.router, trivia.router):
+        application.include_router(router, prefix=API_PREFIX)
     logger.debug("YABOT API %s created", VERSION)
     return application
 

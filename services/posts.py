@@ -335,7 +335,8 @@ def zone_of(name: str | None) -> ZoneInfo:
     name = name or get_settings().timezone
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
+        # OSError: a zone *directory* ("America", "Etc") is not a zone either
         raise BadZone(str(name)[:64]) from exc
 
 

@@ -575,3 +575,12 @@ def test_post_buttons_fit_in_64_bytes() -> None:
         data = callbacks.post_data(verb, longest)
         assert len(data.encode()) <= 64 and callbacks.parse_post(data) == (verb, longest)
     assert callbacks.parse_post(callbacks.post_data("list")) == ("list", None)
+
+
+@pytest.mark.parametrize("name", ["America", "Etc", "Mars/Olympus", "../etc/passwd", ""])
+def test_a_name_that_is_no_time_zone_is_refused_politely(name: str) -> None:
+    if not name:  # empty means the default zone
+        assert posts.zone_of(name) == posts.zone_of(None)
+        return
+    with pytest.raises(posts.BadZone):
+        posts.zone_of(name)
