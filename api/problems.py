@@ -11,6 +11,10 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import kombu.exceptions
+import pymongo.errors
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -109,7 +113,28 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
                    type_=TYPE_BASE + "validation-error", errors=errors)
 
 
+def _dependency(exc: BaseException) -> str | None:
+    """Which service an error says is unreachable (sql, mongodb, redis), or None."""
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        return "sql"
+    if isinstance(exc, pymongo.errors.ConnectionFailure):  # server selection timeouts too
+        return "mongodb"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+                  | kombu.exceptions.OperationalError):
+        return "redis"
+    return None
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    service = _dependency(exc)
+    if service is not None:  # a dependency is down: say which, and that it is temporary
+        logger.warning("%s unavailable on %s %s: %s", service, request.method,
+                       request.url.path, type(exc).__name__)
+        return problem(503, f"A service this request needs is unavailable ({service}); "
+                            "try again shortly. /health tells what is down.",
+                       title="Dependency unavailable",
+                       type_=TYPE_BASE + "dependency-unavailable",
+                       headers={"Retry-After": "5"}, services={service: "down"})
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "An unexpected error occurred. It has been logged; quote the "
                         "correlation id when reporting it.")
