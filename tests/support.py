@@ -57,3 +57,19 @@ def buttons(record: dict[str, Any]) -> list[str]:
         (record.get("result") or {}).get("reply_markup") or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
             if "callback_data" in b]
+
+
+def balance_and_ledger_sum(user_id: int) -> tuple[int, int]:
+    """The member's balance and ledger sum read in ONE statement: on PostgreSQL (READ
+    COMMITTED) two statements can straddle a credit a worker commits meanwhile."""
+    from sqlalchemy import func, select
+
+    from models.db import read_session
+    from models.tables import LedgerEntry, Wallet
+
+    ledger = (select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+              .where(LedgerEntry.user_id == user_id).scalar_subquery())
+    with read_session() as session:
+        balance, total = session.execute(
+            select(Wallet.balance, ledger).where(Wallet.user_id == user_id)).one()
+    return int(balance), int(total)

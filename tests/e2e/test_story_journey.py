@@ -9,7 +9,7 @@ from typing import Any
 from models import mongo
 from models.db import read_session, unit_of_work
 from services import content, inventory, wallet
-from tests.support import start_in_bot, wait_until
+from tests.support import balance_and_ledger_sum, start_in_bot, wait_until
 
 
 def _buttons(record: dict[str, Any]) -> list[str]:
@@ -72,7 +72,8 @@ def test_a_member_reads_to_an_ending_paying_once_and_giving_a_rose(bot, standin,
             if entry.reason.startswith("story"):
                 story_lines.append((entry.reason, entry.amount))
         assert inventory.holding(session, user_id, "rosa-roja") == 0
-        assert wallet.balance(session, user_id) == wallet.ledger_sum(session, user_id)
+    balance, total = balance_and_ledger_sum(user_id)
+    assert balance == total
     assert sorted(story_lines) == sorted([
         ("story-milestone:el-vestibulo", 10), ("story:el-pasillo-de-retratos.velas", -30),
         ("story-milestone:el-mirador", 20), ("story-milestone:final-el-primer-baile", 50)])

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from models.db import read_session, unit_of_work
 from models.tables import LedgerEntry, TriviaPoll, User
-from services import content, wallet
-from tests.support import buttons, start_in_bot, wait_until
+from services import content
+from tests.support import balance_and_ledger_sum, buttons, start_in_bot, wait_until
 
 FIRST = content.trivia()[0]
 
@@ -55,8 +55,8 @@ def test_member_answers_a_quiz_poll_and_is_paid_once(bot, standin, user_id) -> N
     assert sum("¡Correcto!" in t for t in texts) == 1
     assert not any("no acertaste" in t for t in texts)
     assert _trivia_paid(user_id) == [10]
-    with read_session() as session:
-        assert wallet.balance(session, user_id) == wallet.ledger_sum(session, user_id) >= 10
+    balance, total = balance_and_ledger_sum(user_id)
+    assert balance == total >= 10
 
     standin.press(user_id, "t:top", paid["result"]["message_id"])
     board = standin.wait_for(lambda r: "Ranking de trivia" in r["params"].get("text", ""),

@@ -6,16 +6,17 @@ from collections import Counter
 
 from models.db import read_session
 from services import wallet
+from tests.support import balance_and_ledger_sum
 
 
 def assert_books_balance(user_ids: list[int], expected_balance: int | None = None) -> None:
     with read_session() as session:
         assert wallet.mismatches(session) == []
-        for uid in user_ids:
-            balance = wallet.balance(session, uid)
-            assert balance == wallet.ledger_sum(session, uid)
-            if expected_balance is not None:
-                assert balance == expected_balance, uid
+    for uid in user_ids:
+        balance, total = balance_and_ledger_sum(uid)  # one statement: a consistent pair
+        assert balance == total, uid
+        if expected_balance is not None:
+            assert balance == expected_balance, uid
 
 
 def message_counts(standin, user_ids: list[int], needle: str) -> Counter[int]:  # type: ignore[no-untyped-def]

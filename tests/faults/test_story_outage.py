@@ -11,7 +11,7 @@ import pytest
 from models import mongo
 from models.db import read_session
 from services import content, wallet
-from tests.support import start_in_bot, wait_until
+from tests.support import balance_and_ledger_sum, start_in_bot, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +51,8 @@ def test_a_choice_pressed_while_mongodb_is_down_moves_the_member_once_it_is_back
     assert hall.milestone is not None
     wait_until(lambda: _milestones(user_id) == [hall.milestone.besitos],  # type: ignore[union-attr]
                timeout=20, message="the hall's milestone paid once")
-    with read_session() as session:
-        assert wallet.balance(session, user_id) == wallet.ledger_sum(session, user_id)
+    balance, total = balance_and_ledger_sum(user_id)
+    assert balance == total
     assert "Traceback" not in bot.log()
 
 
