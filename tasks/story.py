@@ -17,8 +17,10 @@ from celery.canvas import Signature
 from core.settings import get_settings
 from models.db import read_session, unit_of_work
 from services import achievements, content, story
+from services.messages import story as story_messages
 from tasks.base import RETRY_UNTIL_REGISTERED, YabotTask
 from tasks.events import publish_after_commit, subscribe
+from tasks.telegram import deliver
 from worker.app import app
 
 
@@ -86,9 +88,6 @@ def settle(self: Task, planned: dict[str, Any]) -> dict[str, Any]:
 
 def _show_current(task: Task, planned: dict[str, Any]) -> None:
     """A press on a page that turned: show the page the member is on (once per request)."""
-    from services.messages import story as story_messages
-    from tasks.telegram import deliver
-
     user_id = int(planned["user_id"])
     current = story.progress(user_id)
     last = current.last
