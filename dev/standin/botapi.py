@@ -435,7 +435,7 @@ class Standin:
                 raise
             is_message = method in self.spec.message_methods
             chat_id = self.resolve_chat(params["chat_id"]) if "chat_id" in params else None
-            await self._apply_fault(method, is_message)
+            await self._apply_fault(method, is_message, chat_id)
             if chat_id is not None and (is_message or method == "sendChatAction"):
                 self._check_deliverable(chat_id)
             limited = is_message and chat_id is not None
@@ -461,8 +461,8 @@ class Standin:
                                  "params": _jsonable(params), "result": result})
         return 200, {"ok": True, "result": result}
 
-    async def _apply_fault(self, method: str, is_message: bool) -> None:
-        fault = next((f for f in self.faults if f.matches(method, is_message)), None)
+    async def _apply_fault(self, method: str, is_message: bool, chat_id: int | None) -> None:
+        fault = next((f for f in self.faults if f.matches(method, is_message, chat_id)), None)
         if fault is None:
             return
         fault.count -= 1

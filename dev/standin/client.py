@@ -201,15 +201,17 @@ class StandinClient:
 
     def fail_next(self, count: int = 1, kind: str = "429", *, retry_after: int = 1,
                   status: int = 502, delay: float = 10.0,
-                  methods: list[str] | None = None) -> dict[str, Any]:
+                  methods: list[str] | None = None,
+                  chat_id: int | None = None) -> dict[str, Any]:
         """Force the next ``count`` matching calls to fail.
 
         ``kind``: ``"429"`` (Too Many Requests, ``retry_after`` seconds), ``"5xx"`` (HTTP
         ``status``) or ``"timeout"`` (held ``delay`` seconds, then 504). ``methods`` defaults to
         the message-sending methods; ``["*"]`` means every method except getUpdates.
+        ``chat_id`` limits the fault to calls for that chat.
         """
         fault = {"kind": kind, "count": count, "retry_after": retry_after, "status": status,
-                 "delay": delay, "methods": methods}
+                 "delay": delay, "methods": methods, "chat_id": chat_id}
         return self.configure(faults=[fault])
 
 

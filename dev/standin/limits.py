@@ -109,7 +109,8 @@ class Fault:
     ``kind`` is ``"429"`` (Too Many Requests with ``retry_after``), ``"5xx"`` (HTTP ``status``,
     default 502 Bad Gateway) or ``"timeout"`` (the answer is held back ``delay`` seconds, then
     504). ``methods`` limits the fault to those Bot API methods; by default it hits only
-    message-sending methods, ``["*"]`` hits every method except getUpdates.
+    message-sending methods, ``["*"]`` hits every method except getUpdates. ``chat_id``, when
+    set, limits it to calls for that chat (so a test's fault never hits another test's send).
     """
 
     kind: str = "429"
@@ -118,6 +119,7 @@ class Fault:
     status: int = 502
     delay: float = 10.0
     methods: list[str] | None = None
+    chat_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("429", "5xx", "timeout"):
@@ -127,8 +129,10 @@ class Fault:
         if not 500 <= self.status <= 599:
             raise ValueError("fault status must be 5xx")
 
-    def matches(self, method: str, is_message: bool) -> bool:
+    def matches(self, method: str, is_message: bool, chat_id: int | None = None) -> bool:
         if self.count <= 0 or method == "getUpdates":
+            return False
+        if self.chat_id is not None and self.chat_id != chat_id:
             return False
         if self.methods is None:
             return is_message

@@ -104,7 +104,7 @@ def test_a_429_is_counted_and_the_message_still_arrives(api_url: str, worker: An
                                                         standin: Any, user_id: int) -> None:
     register_directly([user_id])
     before = scrape(api_url)
-    standin.fail_next(1, "429", retry_after=1)
+    standin.fail_next(1, "429", retry_after=1, chat_id=user_id)
     telegram.send.delay(f"m429:{user_id}", user_id, "sendMessage",
                         {"chat_id": user_id, "text": "after a 429"})
     standin.wait_for_message(user_id, "after a 429", timeout=20)

@@ -127,7 +127,7 @@ def test_a_redeemed_code_then_a_single_use_invite_link(bot, standin, new_user_id
     assert "v:link" in buttons(status)
     before = time.time()
     # the link's message meets a 429 first: retried, and still one link is made
-    standin.fail_next(1, kind="429", retry_after=1, methods=["sendMessage"])
+    standin.fail_next(1, kind="429", retry_after=1, methods=["sendMessage"], chat_id=member)
     standin.press(member, "v:link", status["result"]["message_id"])
     link = standin.wait_for(lambda r: True, timeout=20, method="createChatInviteLink",
                             since=mark)

@@ -111,7 +111,7 @@ def test_redis_restarted_while_a_task_is_in_flight(worker, standin, redis_server
     consumer died (AttributeError in kombu's `_connparams`). worker/patches.py covers it.
     """
     first, second = new_user_id(), new_user_id()
-    standin.fail_next(1, kind="timeout", delay=6.0, methods=["sendMessage"])
+    standin.fail_next(1, kind="timeout", delay=6.0, methods=["sendMessage"], chat_id=first)
     events.start(workflows.start_member(first, {"first_name": "F", "language_code": "es"},
                                         "es", f"inflight:{first}"), command_id=f"inflight:{first}")
     # The welcome message is held by the stand-in: its deliver task is running, unacked.

@@ -12,7 +12,7 @@ from tests.support import wait_until
 def test_a_burst_to_one_chat_arrives_complete_in_order_despite_429s(worker, standin, user_id) -> None:  # type: ignore[no-untyped-def]
     register_directly([user_id])
     before = standin.stats()["too_many_requests"]
-    standin.fail_next(3, "429", retry_after=1)
+    standin.fail_next(3, "429", retry_after=1, chat_id=user_id)
     for n in range(8):
         telegram.send.delay(f"burst:{user_id}:{n}", user_id, "sendMessage",
                             {"chat_id": user_id, "text": f"burst {n}"})

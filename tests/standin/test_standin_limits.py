@@ -96,6 +96,13 @@ def test_forced_429_and_5xx(api, client):
     assert stats["errors"]["502"] == 1
 
 
+def test_a_fault_aimed_at_one_chat_spares_the_others(api, client):
+    client.fail_next(1, "429", retry_after=3, chat_id=4007)
+    assert api.ok("sendMessage", chat_id=4008, text="another chat")
+    assert _too_many(api("sendMessage", chat_id=4007, text="x")) == 3
+    assert api.ok("sendMessage", chat_id=4007, text="x")
+
+
 def test_forced_timeout(api, client, server, token):
     client.fail_next(1, "timeout", delay=2, methods=["*"])
     with pytest.raises(httpx.ReadTimeout):
