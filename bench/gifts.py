@@ -44,11 +44,12 @@ class GiftResult:
     per_workflow: int  # messages one complete workflow sends (counted in the warm-up)
     retries: int
     drained_at_s: float = 0.0  # when the bench stopped waiting for the remaining messages
-    # Complete workflows (achievement message sent) at the last gift message, and the rate
-    # at which the rest completed while draining: to estimate the complete rate when the
+    # Messages sent at the last gift message, and the rate at which the rest (mission,
+    # achievement, level messages: queued behind all the claims, so whole workflows finish
+    # only near the end) were sent while draining: to estimate the complete rate when the
     # drain is cut short.
-    complete_at_gift_end: int = 0
-    remainder_rate: float = 0.0
+    messages_at_gift_end: int = 0
+    remainder_rate: float = 0.0  # messages/s while draining
     concurrency: int = 2
     cpu: list[tuple[str, float]] = field(default_factory=list)
     log: str = ""
@@ -68,8 +69,8 @@ class GiftResult:
             return self.workflows / self.all_messages_s, True
         if self.remainder_rate <= 0:
             return 0.0, False
-        left = self.workflows - self.complete_at_gift_end
-        return self.workflows / (self.elapsed_s + left / self.remainder_rate), False
+        left = self.per_workflow * self.workflows - self.messages
+        return self.workflows / (self.drained_at_s + left / self.remainder_rate), False
 
 
 def register_members(user_ids: list[int], batch: int = 1000) -> float:
@@ -179,7 +180,6 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
         shape = workflow_shape(worker.log(), len(warmup))
         base_done = delivered()[0]
         base_msgs = standin.stats()["methods"].get("sendMessage", 0)
-        base_ach = delivered(ACHIEVEMENT_PREFIX)[0]
         total = len(members)
         timeline: list[tuple[float, int]] = []
         with CpuMeter({**pids, "worker": worker.pid}) as meter:
@@ -210,7 +210,7 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
             # The achievement messages (and the missions/achievements tasks before them) are
             # queued behind the claims; wait up to `drain` seconds more for them.
             all_s = None
-            complete_at_gift_end = delivered(ACHIEVEMENT_PREFIX)[0] - base_ach
+            messages_at_gift_end = _sent_messages(standin) - base_msgs
             drain_t0 = time.monotonic()
             deadline = drain_t0 + drain
             while time.monotonic() < deadline:
@@ -225,7 +225,7 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
                     next_print = time.monotonic() + 5
                 time.sleep(0.25)
             drained_at = time.time() - t0
-            drained = delivered(ACHIEVEMENT_PREFIX)[0] - base_ach - complete_at_gift_end
+            drained = _sent_messages(standin) - base_msgs - messages_at_gift_end
             remainder_rate = drained / max(time.monotonic() - drain_t0, 1e-6)
         msgs = _sent_messages(standin) - base_msgs
         elapsed = (last_gift - t0) if last_gift and done >= total else gift_end - t0
@@ -244,6 +244,6 @@ def run(stack: Any, members: list[int], warmup: list[int], pids: dict[str, int |
     retries = log.count(" retry: ")
     worker_stats = instrument.load(stats_dir)
     return GiftResult(total, done, publish_s, elapsed, all_s, msgs, register_s, per_workflow,
-                      retries, drained_at, complete_at_gift_end, remainder_rate,
+                      retries, drained_at, messages_at_gift_end, remainder_rate,
                       int(WORKER_OPTIONS["concurrency"]), meter.shares(), log, timeline,
                       worker_stats, shape)

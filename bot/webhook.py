@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,9 +23,16 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
 PATH = "/telegram"
+# What Telegram accepts as `secret_token` (1-256 characters: A-Z, a-z, 0-9, _ and -).
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def create_webhook_app(application: Application, secret: str) -> Starlette:
+    if not SECRET_PATTERN.fullmatch(secret or ""):
+        # An empty secret would let every request without the header through.
+        raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, "
+                         "0-9, _ and -")
+
     async def receive(request: Request) -> Response:
         given = request.headers.get("x-telegram-bot-api-secret-token", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     # --- storage -------------------------------------------------------------------------
-    database_url: str = "sqlite:///var/yabot.db"
+    # Not a SecretStr (every engine reads it as text), but kept out of repr/str: a
+    # PostgreSQL URL carries its password.
+    database_url: str = Field(default="sqlite:///var/yabot.db", repr=False)
     sql_echo: bool = False
     sqlite_busy_timeout_ms: int = 5000
     mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")

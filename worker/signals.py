@@ -27,10 +27,43 @@ def _fresh_clients(**_: Any) -> None:
     telegram.reset_clients()
 
 
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _flush_outbox_marks(**_: Any) -> None:
+    """Write the events published but not yet marked, so the relay need not resend them."""
+    from tasks.events import published_marks
+
+    try:
+        published_marks.flush()
+    except Exception as exc:  # shutting down: the relay resends what is left
+        logger.debug("outbox marks not flushed at shutdown: %s", exc)
+
+
 @signals.before_task_publish.connect
 def _stamp_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is not None and not headers.get(context.HEADER):
         headers[context.HEADER] = context.current()
+
+
+# Tasks whose arguments carry personal data or message text (a rendered page can name
+# members: the leaderboard). Flower and the worker's logs show `argsrepr`/`kwargsrepr`:
+# every dict argument is shown as `<params>`, whichever caller published the task.
+REDACTED_TASKS = frozenset({"tasks.telegram.send", "tasks.users.register"})
+
+
+def _redacted(value: Any) -> Any:
+    return "<params>" if isinstance(value, dict) else value
+
+
+@signals.before_task_publish.connect
+def _hide_personal_arguments(sender: str | None = None, body: Any = None,
+                             headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if sender not in REDACTED_TASKS or headers is None or not isinstance(body, tuple | list):
+        return
+    args = body[0] if body and isinstance(body[0], tuple | list) else ()
+    kwargs = body[1] if len(body) > 1 and isinstance(body[1], dict) else {}
+    headers["argsrepr"] = repr(tuple(_redacted(arg) for arg in args))
+    headers["kwargsrepr"] = repr({name: _redacted(arg) for name, arg in kwargs.items()})
 
 
 @signals.task_prerun.connect
@@ -114,7 +147,7 @@ def _correlation_in_logs(logger: logging.Logger | None = None, **_: Any) -> None
         return
     for handler in logger.handlers:
         handler.addFilter(context.CorrelationFilter())
-        handler.setFormatter(logging.Formatter(context.LOG_FORMAT))
+        handler.setFormatter(context.RedactingFormatter(context.LOG_FORMAT))
     for noisy in ("httpx", "httpcore", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logger.setLevel(get_settings().log_level)
