@@ -13,7 +13,16 @@ import sys
 import time
 from typing import Any
 
-from bench import economy, gifts, latency, raw
+from bench import (  # api_read, broadcast, coldstart, posts: issue 7 parts (5–8)
+    api_read,
+    broadcast,
+    coldstart,
+    economy,
+    gifts,
+    latency,
+    posts,
+    raw,
+)
 from bench.machine import describe
 from bench.procs import WORKER_OPTIONS, format_shares
 from bench.report import Report
@@ -44,7 +53,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--economy-members", type=int, default=2000,
                         help="(4) members, each starting a gift, a purchase, a bid and a "
                              "reaction at once")
-    parser.add_argument("--only", default="1234", help="parts to run, e.g. 13")
+    # -- issue 7 parts (5–8): bench/broadcast.py, posts.py, coldstart.py, api_read.py
+    parser.add_argument("--broadcast-members", type=int, default=10_000,
+                        help="(5) members the broadcast goes to (at most 10,000: a list)")
+    parser.add_argument("--broadcast-429", type=int, default=3,
+                        help="(5) sends given a forced 429 (retry_after 2 s) early on")
+    parser.add_argument("--posts", type=int, default=40, help="(6) scheduled posts")
+    parser.add_argument("--posts-span", type=float, default=75.0,
+                        help="(6) seconds over which the posts fall due")
+    parser.add_argument("--posts-restarts", type=int, default=4,
+                        help="(6) beat restarts around due times")
+    parser.add_argument("--coldstart-runs", type=int, default=3,
+                        help="(7) cold starts of each Procfile process")
+    parser.add_argument("--api-rate", type=float, default=200.0, help="(8) requests per second")
+    parser.add_argument("--api-duration", type=float, default=30.0,
+                        help="(8) seconds of requests")
+    # -- end of issue 7 parts
+    parser.add_argument("--only", default="12345678", help="parts to run, e.g. 13")
     parser.add_argument("--concurrency", type=int, default=2,
                         help="worker pool processes (the targets are for 2)")
     parser.add_argument("--loglevel", default="INFO", help="worker log level (INFO gives "
@@ -212,6 +237,17 @@ def run_parts(args: argparse.Namespace, stack: BenchStack, report: Report) -> No
                    "info (balances = ledger)", _verdict(eco.mismatches == 0))
         report.section("(4) mixed economy: where the CPU went",
                        ["  " + format_shares(eco.cpu, cores)])
+
+    # -- issue 7 parts (5–8): each module prints, adds its rows, section and notes
+    if "5" in args.only:
+        broadcast.part(args, stack, report, pids, cores)
+    if "6" in args.only:
+        posts.part(args, stack, report, pids, cores)
+    if "7" in args.only:
+        coldstart.part(args, stack, report, pids, cores)
+    if "8" in args.only:
+        api_read.part(args, stack, report, pids, cores)
+    # -- end of issue 7 parts
 
     if "2" in want_profile:
         print("\n== profiling (2): the gift workflow in one process, attributed …",

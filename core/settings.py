@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     broadcast_progress_every: float = Field(default=2.0, ge=0)  # s between progress edits
 
     # --- scheduled posts (services/posts.py, tasks/posts.py) -------------------------------
-    posts_dispatch_interval: float = Field(default=5.0, gt=0)  # beat: publish due posts
+    posts_dispatch_interval: float = Field(default=1.0, gt=0)  # beat: publish due posts
     posts_dispatch_batch: int = Field(default=50, gt=0)  # occurrences claimed per beat run
 
     # --- VIP access (services/vip.py, tasks/vip.py) ---------------------------------------

@@ -18,11 +18,11 @@ from pathlib import Path
 from dev.stack import ensure_services
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("YABOT_VAR_DIR") or ROOT / "var")  # local state (tests: a temp dir)
 
 
 def main() -> int:
-    VAR.mkdir(exist_ok=True)
+    VAR.mkdir(parents=True, exist_ok=True)
     env = os.environ
     started = ensure_services(VAR, env)
     try:
@@ -32,6 +32,7 @@ def main() -> int:
         env.setdefault("API_PORT", "8000")
         env.setdefault("FLOWER_PORT", "5555")
         env.setdefault("FLOWER_USER", "admin")
+        env.setdefault("BEAT_SCHEDULE", str(VAR / "celerybeat-schedule"))
         if not env.get("FLOWER_PASSWORD"):
             env["FLOWER_PASSWORD"] = secrets.token_urlsafe(12)
         processes = ["bot", "worker", "beat", "api", "flower"]

@@ -58,7 +58,9 @@ for i = 1, 2 do
   if allow_at > now and allow_at - now > wait then wait = allow_at - now end
   tats[i] = new_tat
 end
-if wait > 0 then return wait end
+-- A Lua number becomes an integer reply: round a sub-millisecond wait up, never to 0
+-- (0 means "slot taken" and nothing was stored).
+if wait > 0 then return math.ceil(wait) end
 for i = 1, 2 do
   redis.call('SET', KEYS[i], tats[i], 'PX', math.ceil(tats[i] - now) + 1000)
 end

@@ -39,6 +39,21 @@ def _flush_outbox_marks(**_: Any) -> None:
         logger.debug("outbox marks not flushed at shutdown: %s", exc)
 
 
+@signals.beat_init.connect
+def _dispatch_due_posts_now(**_: Any) -> None:
+    """A (re)started beat claims the posts that fell due while it was down at once, not one
+    dispatch interval later (issue 7: post lateness with beat restarted)."""
+    from worker.app import app
+    from worker.queues import Queue
+
+    interval = get_settings().posts_dispatch_interval
+    try:
+        app.send_task("tasks.posts.dispatch", queue=Queue.SCHEDULED.value,
+                      expires=interval * 2)
+    except Exception as exc:  # the regular schedule follows within one interval
+        logger.warning("posts dispatch at beat start not sent: %s", type(exc).__name__)
+
+
 @signals.before_task_publish.connect
 def _stamp_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is not None and not headers.get(context.HEADER):
