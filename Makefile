@@ -34,6 +34,12 @@ test-postgresql: $(STAMP) ## the suite on PostgreSQL (skipped, saying why, when 
 bench: $(STAMP) ## benchmarks: print throughput and latency on this machine
 	$(BIN)/python -m bench
 
+# --- soak run (issue 7; bench/soak.py) ---
+.PHONY: soak
+soak: $(STAMP) ## soak run: 10 min of mixed traffic, a worker killed, Redis restarted; figures
+	$(BIN)/python -m bench.soak --minutes $(or $(MINUTES),10)
+# --- end soak run ---
+
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 

@@ -18,6 +18,7 @@ import pymongo.errors
 import redis.exceptions
 import sqlalchemy.exc
 from celery import Task
+from celery.exceptions import Reject
 
 from core import context
 from core.settings import get_settings
@@ -45,6 +46,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# The broker could not be reached (publishing a task or a retry).
+BROKER_DOWN: tuple[type[BaseException], ...] = (
+    kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError, OSError)
+
+
 # For tasks acting for a member whose registration may still be in flight.
 RETRY_UNTIL_REGISTERED: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, NotRegistered)
 
@@ -61,6 +68,25 @@ class YabotTask(Task):  # type: ignore[misc]
         self.max_retries = settings.task_max_retries
         self.retry_backoff_max = settings.task_retry_backoff_max
         super().__init__()
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's retry, except when the retry cannot be published (the broker is down).
+
+        Celery then rejects the message *without* requeueing it, and with `acks_late` that
+        acknowledges it: the work was lost for good (found by the soak run: messages a
+        Redis restart caught mid-retry never ran again). Here the message is rejected *with*
+        requeue instead: back on the queue when the broker answers again, and when it does
+        not even answer the reject, the message stays unacknowledged in the broker and comes
+        back after the visibility timeout. Tasks are idempotent, so running again is safe.
+        """
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as rejected:
+            if rejected.requeue or not isinstance(rejected.reason, BROKER_DOWN):
+                raise
+            logger.warning("task %s: its retry could not be published (%s); the message "
+                           "goes back to the queue", self.name, type(rejected.reason).__name__)
+            raise Reject(rejected.reason, requeue=True) from rejected
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                    einfo: Any) -> None:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import kombu.exceptions
 import redis.exceptions
 from celery import group, signature
 from celery.canvas import Signature
@@ -33,15 +32,13 @@ from core.settings import get_settings
 from models.db import unit_of_work
 from models.tables import OutboxEvent, PendingCommand
 from services.events import Event
-from tasks.base import YabotTask
+from tasks.base import BROKER_DOWN, YabotTask
 from tasks.telegram import redis_client
 from worker.app import app
 
 logger = logging.getLogger(__name__)
 
 _subscribers: dict[str, list[str]] = defaultdict(list)
-BROKER_DOWN = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
-               redis.exceptions.TimeoutError, OSError)
 # Publishing from inside a task or a request: try briefly, then leave it to the relay.
 QUICK_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                "interval_max": 0.2}
