@@ -220,9 +220,15 @@ def deliver(task: Task, key: str, chat_id: int, method: str, params: dict[str, A
     except Exception:
         _release(key)  # the retry may send
         raise
-    # Remember the send in Redis first: if the SQL write below fails, the retry must not
-    # send a second copy.
-    redis_client().set(_lease(key), SENT, px=SENT_MEMORY_MS)
+    # Remember the send in Redis and in SQL: either one is enough for a retry (or the
+    # redelivered message) to know it must not send a second copy. Redis first (cheap); if it
+    # is down right now the SQL record still lands (the soak run sent one message twice when
+    # a Redis restart made this SET fail and the task ran again).
+    try:
+        redis_client().set(_lease(key), SENT, px=SENT_MEMORY_MS)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        logger.warning("delivery %s sent; Redis did not take the note (%s), SQL will",
+                       key, type(exc).__name__)
     metrics.record_telegram(method, "sent")
     message_id = result.get("message_id") if isinstance(result, dict) else None
     _record(key, chat_id, "sent", message_id=message_id)

@@ -59,3 +59,31 @@ def test_a_send_redis_remembers_is_not_repeated_when_sql_missed_it(worker, stand
 
     assert wait_until(status, timeout=15) == "sent"
     assert standin.sent(chat_id=user_id) == []
+
+
+def test_a_send_sql_remembers_is_not_repeated_when_redis_missed_it(
+        standin, user_id, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Redis fails right after the send (its note not taken): the SQL record is enough for
+    the redelivered task not to send a second copy."""
+    import redis
+
+    register_directly([user_id])
+    key = f"sql-remembers:{user_id}"
+    real = telegram.redis_client()
+
+    class NoteRefused:  # the real client, except that the "sent" note fails
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(real, name)
+
+        def set(self, name, value, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if value == telegram.SENT:
+                raise redis.exceptions.ConnectionError("Redis restarting")
+            return real.set(name, value, *args, **kwargs)
+
+    monkeypatch.setattr(telegram, "redis_client", lambda: NoteRefused())
+    params = {"chat_id": user_id, "text": "only once"}
+    telegram.send.apply(args=(key, user_id, "sendMessage", params)).get()
+    monkeypatch.undo()
+    real.delete(f"tg:lease:{key}")  # the lease expired meanwhile
+    telegram.send.apply(args=(key, user_id, "sendMessage", params)).get()  # redelivered
+    assert [r["params"]["text"] for r in standin.sent(chat_id=user_id)] == ["only once"]
