@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_global_rate: float = 30.0
+    telegram_global_burst: int = Field(default=3, ge=1)
     telegram_chat_rate: float = 1.0
     telegram_chat_burst: int = 3
     telegram_group_per_minute: int = 20

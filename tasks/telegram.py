@@ -113,7 +113,8 @@ def limiter_wait(chat_id: int | str) -> float:
         chat_interval, chat_burst = 60000.0 / settings.telegram_group_per_minute, 1
     script = redis_client().register_script(_LIMIT_SCRIPT)
     wait_ms = script(keys=["tg:limit:global", f"tg:limit:chat:{chat_id}"],
-                     args=[1000.0 / settings.telegram_global_rate, 1, chat_interval, chat_burst])
+                     args=[1000.0 / settings.telegram_global_rate, settings.telegram_global_burst,
+                           chat_interval, chat_burst])
     return float(wait_ms) / 1000.0
 
 
