@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import time
 from typing import Any
 
 from aiohttp import web
 
+from dev.standin.__main__ import serve
 from dev.standin.botapi import Standin
 from dev.standin.limits import StandinConfig
 from dev.standin.server import create_app
@@ -51,18 +51,7 @@ async def _serve(port: int, max_records: int) -> None:
     _instrument()
     app = create_app(StandinConfig(limits_enabled=True, max_records=max_records))
     app.router.add_get("/_probe/attempts", _attempts)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(f"standin listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve(app, "127.0.0.1", port)
 
 
 def main() -> None:

@@ -19,8 +19,12 @@ from .server import create_app
 
 
 async def _serve(host: str, port: int, config: StandinConfig) -> None:
-    runner = web.AppRunner(create_app(config), access_log=None,
-                            shutdown_timeout=1.0)
+    await serve(create_app(config), host, port)
+
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Serve `app` until SIGINT/SIGTERM, printing the bound address (also bench's probe)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
