@@ -14,7 +14,6 @@ due time. Each post must reach its channel exactly once (stand-in records) and h
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -110,13 +109,11 @@ def _read_publications(res: PostsResult) -> None:
 def run(stack: Any, count: int, span: float, restarts: int,
         pids: dict[str, int | None]) -> PostsResult:
     from bench.broadcast import register_in_bulk
-    from core.settings import get_settings, reset_settings
+    from bench.stack import restore_env, set_env
+    from core.settings import get_settings
     from dev.standin.client import StandinClient
 
-    env = {"FREE_CHAT_ID": str(FREE), "VIP_CHAT_ID": str(VIP)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    reset_settings()
+    saved = set_env({"FREE_CHAT_ID": str(FREE), "VIP_CHAT_ID": str(VIP)})
     res = PostsResult(interval=get_settings().posts_dispatch_interval)
     standin = StandinClient(stack.standin_url)
     worker = beat = None
@@ -174,12 +171,7 @@ def run(stack: Any, count: int, span: float, restarts: int,
         for proc in (beat, worker):
             if proc is not None:
                 stack.stop(proc)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_settings()
+        restore_env(saved)
     res.worker_log = worker.log() if worker is not None else ""
     return res
 

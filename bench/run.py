@@ -26,7 +26,7 @@ from bench import (  # api_read, broadcast, coldstart, posts: issue 7 parts (5â€
 from bench.machine import describe
 from bench.procs import WORKER_OPTIONS, format_shares
 from bench.report import Report
-from bench.stack import BenchStack
+from bench.stack import BenchStack, restore_env, set_env
 
 MEMBER_BASE = 7_100_000_001  # Telegram-like user ids for the bench's members
 WARM_BASE = 7_000_000_001
@@ -404,12 +404,9 @@ def latency_analysis(res: latency.LatencyResult, cores: int) -> list[str]:
 def gift_diagnosis(stack: BenchStack, n: int = 200) -> list[str]:
     """Attribute one workflow's time (SQL / Mongo / publish / HTTP â€¦) in this process."""
     from bench import profile
-    from core.settings import reset_settings
     from worker.app import app
 
-    saved = {k: os.environ.get(k) for k in gifts.UNLIMITED_TELEGRAM}
-    os.environ.update(gifts.UNLIMITED_TELEGRAM)  # as the worker of (2) ran
-    reset_settings()
+    saved = set_env(gifts.UNLIMITED_TELEGRAM)  # as the worker of (2) ran
     users = [DIAG_BASE + i for i in range(n + 5 + 50)]
     try:
         gifts.register_members(users)
@@ -440,12 +437,7 @@ def gift_diagnosis(stack: BenchStack, n: int = 200) -> list[str]:
                      "python -m pstats to browse)")
         return lines
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_settings()
+        restore_env(saved)
         try:
             app.control.purge()  # what the in-process run published, no worker consumed
         except Exception:  # noqa: BLE001

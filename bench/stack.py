@@ -100,3 +100,25 @@ class BenchStack:
             print(f"logs and data kept in {self.base}")
         else:
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+def set_env(env: dict[str, str]) -> dict[str, str | None]:
+    """Set `env` in this process and reload the settings; returns what to `restore_env`."""
+    from core.settings import reset_settings
+
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    reset_settings()
+    return saved
+
+
+def restore_env(saved: dict[str, str | None]) -> None:
+    """Undo `set_env`."""
+    from core.settings import reset_settings
+
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    reset_settings()
