@@ -38,7 +38,7 @@ from api import VERSION
 from core.settings import get_settings
 from models import mongo
 from models.db import get_engine, read_session
-from models.tables import DeadLetter, OutboxEvent, PendingCommand
+from models.tables import Command, DeadLetter, OutboxEvent
 from tasks.events import BEAT_HEARTBEAT_KEY
 from worker.app import app as celery_app
 from worker.queues import Queue
@@ -165,24 +165,36 @@ def check_queues() -> Result:
 
 
 def check_outbox() -> Result:
+    """Events not yet published, and events whose subscribers have not all finished."""
     with read_session() as session:
         count, oldest = session.execute(
             select(func.count(), func.min(OutboxEvent.created_at))
             .where(OutboxEvent.published_at.is_(None))
         ).one()
-    age = None
-    if oldest is not None:
-        age = round(max(0.0, (datetime.now(UTC) - _as_utc(oldest)).total_seconds()), 1)
+        unhandled, oldest_unhandled = session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at))
+            .where(OutboxEvent.handled_at.is_(None))
+        ).one()
+    age = _age(oldest)
     lagging = age is not None and age > OUTBOX_LAG_LIMIT_S
     return {"status": WARN if lagging else OK, "unpublished": int(count),
-            "oldest_age_s": age, "max_lag_s": OUTBOX_LAG_LIMIT_S}
+            "oldest_age_s": age, "max_lag_s": OUTBOX_LAG_LIMIT_S,
+            "unhandled": int(unhandled), "oldest_unhandled_age_s": _age(oldest_unhandled)}
+
+
+def _age(oldest: datetime | None) -> float | None:
+    if oldest is None:
+        return None
+    return round(max(0.0, (datetime.now(UTC) - _as_utc(oldest)).total_seconds()), 1)
 
 
 def check_pending_commands() -> Result:
+    """Accepted commands not finished yet (the reconciler re-drives the old ones)."""
     with read_session() as session:
-        count = session.scalar(select(func.count()).select_from(PendingCommand)
-                               .where(PendingCommand.sent_at.is_(None)))
-    return {"count": int(count or 0)}
+        count, oldest = session.execute(
+            select(func.count(), func.min(Command.created_at))
+            .where(Command.state == "accepted")).one()
+    return {"count": int(count or 0), "oldest_age_s": _age(oldest)}
 
 
 def check_dead_letters() -> Result:

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import context
+from services import commands
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
 
 def _dependency(exc: BaseException) -> str | None:
     """Which service an error says is unreachable (sql, mongodb, redis), or None."""
-    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+                  | commands.NotTaken):
         return "sql"
     if isinstance(exc, pymongo.errors.ConnectionFailure):  # server selection timeouts too
         return "mongodb"

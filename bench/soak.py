@@ -503,11 +503,11 @@ def evaluate(actions: list[Action], records: list[dict[str, Any]], members: list
 
     from models.db import read_session
     from models.tables import (
+        Command,
         DeadLetter,
         Delivery,
         LedgerEntry,
         OutboxEvent,
-        PendingCommand,
         Wallet,
     )
     from services import messages
@@ -540,7 +540,7 @@ def evaluate(actions: list[Action], records: list[dict[str, Any]], members: list
         figures.mismatched_wallets = sum(int(b) != int(s) for _, b, s in rows)
         figures.dead_letters = int(session.scalar(select(func.count(DeadLetter.id))) or 0)
         figures.pending_commands = int(session.scalar(
-            select(func.count(PendingCommand.id)).where(PendingCommand.sent_at.is_(None))) or 0)
+            select(func.count(Command.id)).where(Command.state == "accepted")) or 0)
         figures.unpublished_events = int(session.scalar(
             select(func.count(OutboxEvent.id)).where(OutboxEvent.published_at.is_(None))) or 0)
         sent_per_chat = Counter(int(c) for c, in session.execute(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 
 import uvicorn
 
 from bot.app import ALLOWED_UPDATES, build_application
+from bot.polling import poll
 from bot.webhook import PATH, create_webhook_app
 from core.context import setup_logging
 from core.settings import get_settings
@@ -35,20 +38,27 @@ async def run_webhook() -> None:
         await application.stop()
 
 
+async def run_polling() -> None:
+    """Polling (development, or no public URL): see bot/polling.py for why it is our own."""
+    settings = get_settings()
+    application = build_application(settings, webhook=True)  # no PTB Updater
+    loop = asyncio.get_running_loop()
+    async with application:
+        await application.bot.delete_webhook(drop_pending_updates=False)
+        await application.start()
+        poller = asyncio.create_task(poll(application, allowed_updates=ALLOWED_UPDATES))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, poller.cancel)
+        logger.info("bot ready (polling %s)", settings.telegram_api_url)
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await application.stop()
+
+
 def main() -> None:
     settings = get_settings()
     setup_logging(settings.log_level)
-    if settings.telegram_webhook_url:
-        asyncio.run(run_webhook())
-        return
-    application = build_application(settings)
-
-    async def announce(app: object) -> None:
-        logger.info("bot ready (polling %s)", settings.telegram_api_url)
-
-    application.post_init = announce
-    application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
-                            poll_interval=0.0, timeout=10)
+    asyncio.run(run_webhook() if settings.telegram_webhook_url else run_polling())
 
 
 if __name__ == "__main__":

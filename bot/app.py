@@ -39,6 +39,7 @@ from bot.handlers import (
     trivia,
     vip,  # 👑 VIP access
 )
+from bot.handlers.common import NotTaken
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ DEFAULT_API_URL = "https://api.telegram.org"
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every handler error with its traceback and tell the admin chat, if any."""
+    if isinstance(context.error, NotTaken):  # SQL down; the member was told to try again
+        logger.warning("update not taken: %s", context.error)
+        return
     logger.error("handler error", exc_info=context.error)
     chat_id = context.bot_data.get("admin_chat_id")
     if chat_id:

@@ -1,8 +1,13 @@
-"""Webhook mode: a Starlette app that checks Telegram's secret token and queues updates.
+"""Webhook mode: a Starlette app that checks Telegram's secret token and takes updates.
 
 Telegram sends `X-Telegram-Bot-Api-Secret-Token` with the secret given to `setWebhook`;
 a request without the right one is refused (403) before its body is read. Malformed or
 oversized bodies get 400/413, never a traceback.
+
+An update is answered 200 only once it has been handled: its handler has recorded its
+command in SQL (or told the member it could not). A bot killed before that never answered,
+so Telegram sends the update again; its command is keyed by the update, so an update that
+reaches two bot processes, or comes twice, is done once.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def create_webhook_app(application: Application, secret: str) -> Starlette:
             update = Update.de_json(data, application.bot)
         except Exception:
             return JSONResponse({"detail": "malformed update"}, status_code=400)
-        await application.update_queue.put(update)
+        await application.process_update(update)  # handler errors go to the error handler
         return Response(status_code=200)
 
     async def health(_: Request) -> Response:

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     outbox_relay_interval: float = 5.0
     outbox_relay_min_age: float = 3.0
     outbox_relay_batch: int = 500
+    # An accepted command not finished after this many seconds is started again by the
+    # reconciler (beat), then after 2x, 4x, ... up to COMMAND_REDRIVE_MAX; an outbox event
+    # whose subscribers have not all finished, likewise (OUTBOX_REDRIVE_AFTER).
+    command_redrive_after: float = 60.0
+    command_redrive_max: float = 600.0
+    outbox_redrive_after: float = 60.0
+    command_retention_days: int = 7
 
     # --- telegram ------------------------------------------------------------------------
     telegram_token: SecretStr | None = None

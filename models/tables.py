@@ -99,10 +99,16 @@ class GiftClaim(Base):
 
 
 class OutboxEvent(Base):
-    """A domain event, committed with the change that caused it; `published_at` once sent."""
+    """A domain event, committed with the change that caused it.
+
+    `published_at` once its subscribers' tasks were sent, `handled_at` once every subscriber
+    finished with it (`outbox_handled`). Until then the relay sends it again (only to the
+    subscribers that have not finished) whenever `redrive_at` has passed.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),
+                      Index("ix_outbox_redrive", "handled_at", "redrive_at"))
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
@@ -110,19 +116,44 @@ class OutboxEvent(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+    redrive_at: Mapped[datetime | None]
+    redrives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class PendingCommand(Base):
-    """A workflow start that could not reach the broker; the relay sends it later."""
+class OutboxHandled(Base):
+    """One subscriber finished with one event (or dead-lettered it): written once."""
 
-    __tablename__ = "pending_commands"
+    __tablename__ = "outbox_handled"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="done")  # done | dead
+    at: Mapped[datetime]
+
+
+class Command(Base):
+    """An action a member or an API client asked for, recorded before anyone is told it is
+    being worked on: the truth of work. Keyed by the request's key (once per update or
+    request). `state` is accepted until the workflow's last step finishes (done / refused)
+    or fails for good (failed: a dead letter holds it); the reconciler re-drives accepted
+    commands whose `redrive_at` has passed, in the order each member gave them."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_redrive", "state", "redrive_at"),
+                      Index("ix_commands_member", "member_id", "created_at"))
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(BigInteger)
     task_name: Mapped[str] = mapped_column(String(128))
-    args: Mapped[dict[str, Any]]
+    signature: Mapped[dict[str, Any]]
     correlation_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="accepted")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    redrive_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class DeadLetter(Base):

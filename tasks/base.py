@@ -1,9 +1,17 @@
 """The base of every YABOT task: retry transient errors with backoff, dead-letter the rest.
 
-Transient errors (a database, MongoDB, Redis or Telegram briefly unreachable, a unique-key
-race) are retried with exponential backoff and jitter up to `TASK_MAX_RETRIES`. A task that
-fails for good (a permanent error, or the last retry) is stored in `dead_letters` with its
-name and arguments, so an admin can list and replay it.
+Transient errors (a database, MongoDB, Redis or Telegram unreachable, a unique-key race)
+are retried with exponential backoff and jitter up to `TASK_MAX_RETRIES`. They never
+become dead letters, however long the outage: after the last retry, work that SQL knows
+about (a command's step, an event's subscriber) is handed back to the reconciler, which
+starts it again from SQL; any other task keeps retrying every `TASK_RETRY_BACKOFF_MAX`
+seconds. Dead letters are for what a retry cannot fix (a bug, invalid data, a 4xx from
+Telegram): stored in `dead_letters` with the task's name and arguments, in the transaction
+that also settles its command or event, so an admin can list and replay it. When SQL cannot
+take the dead letter, the task is retried later instead of acknowledged.
+
+A task that finishes notes it (in bulk, `tasks.events.marks`): the command whose last step
+it was is done (or refused), the event it subscribed to is handled by it.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import pymongo.errors
 import redis.exceptions
 import sqlalchemy.exc
 from celery import Task
-from celery.exceptions import Reject
+from celery.exceptions import Ignore, Reject, Retry
 
 from core import context
 from core.settings import get_settings
@@ -88,15 +96,112 @@ class YabotTask(Task):  # type: ignore[misc]
                            "goes back to the queue", self.name, type(rejected.reason).__name__)
             raise Reject(rejected.reason, requeue=True) from rejected
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (Retry, Ignore, Reject):
+            raise
+        except Exception as exc:
+            if self.request.called_directly:
+                raise
+            if isinstance(exc, TRANSIENT_ERRORS) or isinstance(exc, self.autoretry_for):
+                self._after_last_retry(exc)  # raises
+            self._dead_letter(exc)
+            raise
+
+    def _after_last_retry(self, exc: BaseException) -> None:
+        """A transient error outlived the retries: no dead letter, ever (an outage of any
+        length only delays work)."""
+        command_id = _command_of(self.request)
+        event_id = _event_of(self.name, self.request.args)
+        if command_id is not None or event_id is not None:
+            logger.warning("task %s: still %s after %d retries; handed back to the "
+                           "reconciler (%s)", self.name, type(exc).__name__,
+                           self.request.retries, "command" if command_id else "event")
+            raise Ignore() from exc
+        backoff = get_settings().task_retry_backoff_max
+        logger.warning("task %s: still %s after %d retries; retrying every %ss",
+                       self.name, type(exc).__name__, self.request.retries, backoff)
+        raise self.retry(exc=exc, countdown=backoff, max_retries=self.request.retries + 1)
+
+    def _dead_letter(self, exc: BaseException) -> None:
+        """Store the dead letter, settling its command or event in the same transaction;
+        when SQL cannot take it, retry the task later (the message is not lost)."""
+        from tasks import deadletters
+
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        event_id = _event_of(self.name, self.request.args)
+        try:
+            deadletters.store(task_id=self.request.id, task_name=self.name,
+                              args=list(self.request.args or []),
+                              kwargs=dict(self.request.kwargs or {}), error=error[:4000],
+                              correlation_id=context.current(),
+                              command_id=_command_of(self.request),
+                              handled=(event_id, self.name) if event_id else None)
+            self.request.dead_lettered = True
+        except Exception as store_exc:  # noqa: BLE001 - SQL is down: keep the work instead
+            backoff = get_settings().task_retry_backoff_max
+            logger.warning("task %s failed (%s) and its dead letter could not be stored "
+                           "(%s); retried in %ss", self.name, type(exc).__name__,
+                           type(store_exc).__name__, backoff)
+            raise self.retry(exc=exc, countdown=backoff,
+                             max_retries=self.request.retries + 1) from store_exc
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        from services import commands
+        from tasks import events
+
+        if task_id and task_id.startswith(events.COMMAND_TASK_PREFIX):
+            command_id = task_id[len(events.COMMAND_TASK_PREFIX):]
+            events.marks.finished(commands.outcome_of(command_id, retval))
+        event_id = _event_of(self.name, args)
+        if event_id is not None:
+            events.marks.handled(event_id, self.name)
+
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                    einfo: Any) -> None:
         from tasks import deadletters
 
         logger.error("task %s failed for good: %s", self.name, type(exc).__name__)
+        if getattr(self.request, "dead_lettered", False):
+            return
+        # A failure that did not pass through __call__ (a worker lost, a time limit).
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        event_id = _event_of(self.name, args)
         try:
             deadletters.store(task_id=task_id, task_name=self.name, args=list(args or []),
                               kwargs=dict(kwargs or {}), error=error[:4000],
-                              correlation_id=context.current())
+                              correlation_id=context.current(),
+                              command_id=_command_of(self.request),
+                              handled=(event_id, self.name) if event_id else None)
         except Exception:
+            # Its command or event is not settled: the reconciler starts it again.
             logger.exception("could not store the dead letter of task %s", task_id)
+
+
+def _command_of(request: Any) -> str | None:
+    """The command whose workflow this task is a step of (its last step has the command's
+    task id; earlier steps carry the rest of the chain)."""
+    from tasks.events import COMMAND_TASK_PREFIX
+
+    ids = [getattr(request, "id", None)]
+    ids += [(step.get("options") or {}).get("task_id") for step in
+            (getattr(request, "chain", None) or []) if isinstance(step, dict)]
+    for task_id in ids:
+        if isinstance(task_id, str) and task_id.startswith(COMMAND_TASK_PREFIX):
+            return task_id[len(COMMAND_TASK_PREFIX):]
+    return None
+
+
+def _event_of(task_name: str, args: Any) -> str | None:
+    """The id of the event this task handles as one of its subscribers, if it does."""
+    from tasks.events import subscribers
+
+    if not args or not isinstance(args[0], dict):
+        return None
+    event = args[0]
+    event_id, event_type = event.get("id"), event.get("type")
+    if isinstance(event_id, str) and isinstance(event_type, str) \
+            and task_name in subscribers(event_type):
+        return event_id
+    return None

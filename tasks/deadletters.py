@@ -19,14 +19,33 @@ from worker.app import app
 
 
 def store(*, task_id: str, task_name: str, args: list[Any], kwargs: dict[str, Any],
-          error: str, correlation_id: str | None) -> None:
+          error: str, correlation_id: str | None, command_id: str | None = None,
+          handled: tuple[str, str] | None = None) -> None:
+    """Store a dead letter and, in the same transaction, settle what SQL knows of the work:
+    its command is failed, its event counts as handled by this subscriber ("dead"), so the
+    reconciler stops starting it again (replaying the dead letter runs it again)."""
     try:
         with unit_of_work() as session:
             session.add(DeadLetter(task_id=task_id, task_name=task_name,
                                    args={"args": args, "kwargs": kwargs}, error=error,
                                    correlation_id=correlation_id, status="dead"))
+            session.flush()
+            _settle(session, command_id, handled)
     except IntegrityError:
-        pass  # the same task id was stored already (a redelivered failure)
+        # The same task id was stored already (a redelivered failure); settle anyway.
+        with unit_of_work() as session:
+            _settle(session, command_id, handled)
+
+
+def _settle(session: Any, command_id: str | None, handled: tuple[str, str] | None) -> None:
+    from services import commands
+    from services import events as events_service
+    from tasks.events import subscribers
+
+    if command_id is not None:
+        commands.finish(session, [commands.Finished(command_id, commands.FAILED, None)])
+    if handled is not None:
+        events_service.mark_handled(session, [(handled[0], handled[1], "dead")], subscribers)
 
 
 def pending(limit: int = 100) -> list[DeadLetter]:

@@ -1,14 +1,25 @@
-"""Publishing outbox events to their subscribers, and the relay that guarantees it.
+"""Accepting commands, publishing outbox events, and the reconciler that re-drives both.
 
-A subscriber is a task decorated with `@subscribe("type", ...)` in its own module; the
-registry fills as modules are imported, so a new module joins without editing a switch.
-Publishing an event starts one task per subscriber (a group) with the event as argument.
+SQL is the truth of work; the broker is a transport that may lose any message (the last
+second of an AOF file, a message between BRPOP and its unacked record, a flushed queue).
 
-After a transaction commits, the task that committed it calls `publish_after_commit`. If
-the broker is unreachable then, nothing is lost: the `outbox-relay` beat job publishes
-every event still unpublished after `OUTBOX_RELAY_MIN_AGE` seconds, and every workflow
-start a bot or API process could not enqueue (`pending_commands`). Subscribers are
-idempotent per event id, so publishing twice is harmless.
+- **Commands.** `start()` records an accepted action in SQL (`commands`, once per request
+  key) before the member or client is told it is being worked on, then sends its
+  workflow; the workflow's last step carries the command's task id (`cmd:<key>`), and its
+  success finishes the command (done, or refused). SQL down: `commands.NotTaken`, and
+  nothing claims to be in progress.
+- **Events.** A subscriber is a task decorated with `@subscribe("type", ...)` in its own
+  module; the registry fills as modules are imported, so a new module joins without editing
+  a switch. Publishing an event starts one task per subscriber (a group) with the event as
+  argument. An event is delivered when every subscriber has *finished* with it
+  (`outbox_handled`), not when it was published.
+- **Marks.** Completions (published, handled, finished) are written in bulk by a thread of
+  each process (`Marks`): one SQL write per 0.2 s instead of one per task.
+- **The reconciler** (`relay`, the `outbox-relay` beat job) sends again every event not yet
+  handled whose `redrive_at` passed (only to the subscribers that have not finished), and
+  every accepted command not finished, each member's in the order accepted, with backoff.
+  Subscribers and steps are idempotent per event id and request key, so sending twice is
+  harmless.
 """
 
 from __future__ import annotations
@@ -23,14 +34,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import redis.exceptions
-from celery import group, signature
-from celery.canvas import Signature
-from sqlalchemy import select, update
+import sqlalchemy.exc
+from celery import chain, group, signature
+from celery.canvas import Signature, _chain
 
-from core import context
+from core import context, failpoints
 from core.settings import get_settings
 from models.db import unit_of_work
-from models.tables import OutboxEvent, PendingCommand
+from services import commands
+from services import events as events_service
 from services.events import Event
 from tasks.base import BROKER_DOWN, YabotTask
 from tasks.telegram import redis_client
@@ -48,6 +60,7 @@ T = TypeVar("T")
 # Unix time of the relay's last run, written by every run: /health reads its age to tell
 # whether beat (and a worker on the default queue) is alive.
 BEAT_HEARTBEAT_KEY = "yabot:heartbeat:beat"
+COMMAND_TASK_PREFIX = "cmd:"
 
 
 def subscribe(*event_types: str) -> Callable[[T], T]:
@@ -67,9 +80,10 @@ def subscribers(event_type: str) -> list[str]:
     return list(_subscribers.get(event_type, ()))
 
 
-def reactions(event: dict[str, Any]) -> Signature | None:
-    """The group of subscriber tasks one event starts (None when nobody listens)."""
-    names = subscribers(event["type"])
+def reactions(event: dict[str, Any], names: list[str] | None = None) -> Signature | None:
+    """The group of subscriber tasks one event starts (None when nobody listens); `names`
+    limits it to those subscribers (the relay sends an event only to who has not finished)."""
+    names = subscribers(event["type"]) if names is None else names
     if not names:
         return None
     # Flower and the logs show the event id, not the whole payload.
@@ -78,42 +92,39 @@ def reactions(event: dict[str, Any]) -> Signature | None:
                  for name in names)
 
 
-def _send(messages: Iterable[dict[str, Any]]) -> list[str]:
-    """Start the reactions of each event; returns the ids of the events sent."""
-    sent = []
+def _send(plan: Iterable[tuple[dict[str, Any], list[str] | None]],
+          **options: Any) -> tuple[list[str], list[str]]:
+    """Start the reactions of each event (all its subscribers, or the names given).
+    Returns the ids of the events sent, and of those nobody subscribes to."""
+    sent, unwatched = [], []
     with app.producer_or_acquire() as producer:
-        for message in messages:
-            canvas = reactions(message)
+        for message, names in plan:
+            if not subscribers(message["type"]):
+                unwatched.append(message["id"])
+                continue
+            canvas = reactions(message, names)
             if canvas is not None:
                 token = context.correlation_id.set(message.get("correlation_id"))
                 try:
-                    canvas.apply_async(producer=producer, retry_policy=QUICK_RETRY)
+                    canvas.apply_async(producer=producer, **options)
                 finally:
                     context.correlation_id.reset(token)
             sent.append(message["id"])
-    return sent
+    return sent, unwatched
 
 
-def _mark_published(event_ids: list[str]) -> None:
-    if event_ids:
-        with unit_of_work() as session:
-            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids),
-                                                      OutboxEvent.published_at.is_(None))
-                            .values(published_at=datetime.now(UTC)))
+class Marks:
+    """What tasks finished, written to SQL in bulk a moment later, in one transaction:
+    events published, subscribers that finished an event, commands that finished.
 
-
-class PublishedMarks:
-    """Ids of events just published, written to SQL in bulk a moment later.
-
-    Marking each event as it is published took a write transaction (SQLite's one writer
-    lock) per publishing task: the largest avoidable cost of a gift claim in the bench. A
-    daemon thread of each process writes the ids gathered every `every` seconds in one
-    UPDATE instead. An id whose mark is lost (the process died, SQL was down) only means
-    the relay publishes that event again after `OUTBOX_RELAY_MIN_AGE`: subscribers are
-    idempotent per event id. Safe across fork: a child starts with its own list and thread.
+    Writing each as it happens took a write transaction (SQLite's one writer lock) per task:
+    the largest avoidable cost of a gift claim in the bench. A daemon thread of each
+    process writes what was gathered every `every` seconds instead. A mark that is lost
+    (the process died, SQL was down) only means the relay sends that event or command
+    again: every task is idempotent. Safe across fork: a child starts with its own lists.
     """
 
-    KEEP_AT_MOST = 10_000  # ids kept for another try while SQL is unreachable
+    KEEP_AT_MOST = 10_000  # marks kept for another try while SQL is unreachable
 
     def __init__(self, every: float = 0.2) -> None:
         self.every = every
@@ -122,24 +133,40 @@ class PublishedMarks:
 
     def _reset(self) -> None:
         self._pid = os.getpid()
-        self._ids: list[str] = []
+        self._published: list[str] = []
+        self._unwatched: list[str] = []
+        self._handled: list[tuple[str, str, str]] = []
+        self._finished: list[commands.Finished] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def add(self, event_ids: list[str]) -> None:
-        if not event_ids:
+    def _add(self, target: str, items: list[Any]) -> None:
+        if not items:
             return
         if self._pid != os.getpid():
             self._reset()
         with self._lock:
-            self._ids.extend(event_ids)
+            getattr(self, target).extend(items)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="outbox-marks",
                                                 daemon=True)
                 self._thread.start()
 
+    def published(self, event_ids: list[str], unwatched: list[str]) -> None:
+        self._add("_published", list(event_ids))
+        self._add("_unwatched", list(unwatched))
+
+    def handled(self, event_id: str, subscriber: str, status: str = "done") -> None:
+        self._add("_handled", [(event_id, subscriber, status)])
+
+    def finished(self, outcome: commands.Finished) -> None:
+        self._add("_finished", [outcome])
+
     def pending(self) -> int:
-        return len(self._ids) if self._pid == os.getpid() else 0
+        if self._pid != os.getpid():
+            return 0
+        return (len(self._published) + len(self._unwatched) + len(self._handled)
+                + len(self._finished))
 
     def flush(self) -> int:
         """Write the gathered marks now; returns how many were written."""
@@ -147,17 +174,28 @@ class PublishedMarks:
             self._reset()
             return 0
         with self._lock:
-            ids, self._ids = self._ids, []
-        if not ids:
+            taken = (self._published, self._unwatched, self._handled, self._finished)
+            self._published, self._unwatched, self._handled, self._finished = [], [], [], []
+        published, unwatched, handled, finished = taken
+        count = sum(len(part) for part in taken)
+        if not count:
             return 0
         try:
-            _mark_published(ids)
-            return len(ids)
+            with unit_of_work() as session:
+                events_service.mark_published(session, published)
+                events_service.mark_unwatched(session, unwatched)
+                events_service.mark_handled(session, handled, subscribers)
+                commands.finish(session, finished)
+            return count
         except Exception as exc:  # noqa: BLE001 - kept for the next try; the relay covers it
-            logger.warning("outbox marks not written (%s); %d kept for the next try",
-                           type(exc).__name__, len(ids))
+            logger.warning("marks not written (%s); %d kept for the next try",
+                           type(exc).__name__, count)
             with self._lock:
-                self._ids[:0] = ids[-self.KEEP_AT_MOST:]
+                keep = self.KEEP_AT_MOST
+                self._published[:0] = published[-keep:]
+                self._unwatched[:0] = unwatched[-keep:]
+                self._handled[:0] = handled[-keep:]
+                self._finished[:0] = finished[-keep:]
             return 0
 
     def _run(self) -> None:
@@ -166,7 +204,7 @@ class PublishedMarks:
             self.flush()
 
 
-published_marks = PublishedMarks()
+marks = Marks()
 
 
 def publish_after_commit(events: Iterable[Event]) -> bool:
@@ -175,34 +213,68 @@ def publish_after_commit(events: Iterable[Event]) -> bool:
     if not messages:
         return True
     try:
-        sent = _send(messages)
+        sent, unwatched = _send([(message, None) for message in messages],
+                                retry_policy=QUICK_RETRY)
     except BROKER_DOWN:
         logger.warning("broker unreachable; %d event(s) left to the outbox relay", len(messages))
         return False
-    published_marks.add(sent)
+    marks.published(sent, unwatched)
     return True
 
 
-def start(workflow: Signature, *, command_id: str) -> bool:
-    """Start a workflow from a bot or API process. Returns True if it reached the broker.
+def command_task_id(command_id: str) -> str:
+    """The Celery task id of a command's last step: its success finishes the command."""
+    return f"{COMMAND_TASK_PREFIX}{command_id}"
 
-    When the broker is unreachable the workflow (a signature, which is plain JSON) is kept
-    in SQL (`pending_commands`, once per `command_id`) and the relay starts it later; the
-    caller tells the member it is queued.
+
+def _drive(workflow: Signature, command_id: str, **options: Any) -> None:
+    workflow.apply_async(task_id=command_task_id(command_id), **options)
+
+
+def start(workflow: Signature, *, command_id: str, member_id: int | None = None) -> bool:
+    """Accept an action: record it as a command in SQL, then start its workflow.
+
+    Returns True when the workflow reached the broker (or the command existed already: a
+    duplicate update or a retried request changes nothing), False when the broker was
+    unreachable: the command is kept and the reconciler starts it later, so the caller
+    tells the member it is queued. Raises `commands.NotTaken` when SQL cannot record it:
+    then nothing may claim the action is in progress.
     """
+    workflow = _immutable(workflow)
     try:
-        workflow.apply_async(retry_policy=QUICK_RETRY)
+        with unit_of_work() as session:
+            fresh = commands.accept(session, command_id, task_name=_name_of(workflow),
+                                    signature=dict(workflow), member_id=member_id,
+                                    correlation_id=context.current())
+    except sqlalchemy.exc.IntegrityError:
+        fresh = False  # a twin (the same update in another bot process) recorded it first
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise commands.NotTaken(type(exc).__name__) from exc
+    if not fresh:
+        return True
+    failpoints.reached("command-recorded")
+    try:
+        _drive(workflow, command_id, retry_policy=QUICK_RETRY)
         return True
     except BROKER_DOWN:
-        pass
-    with unit_of_work() as session:
-        if session.get(PendingCommand, command_id) is None:
-            session.add(PendingCommand(id=command_id, task_name=str(workflow.get("task")),
-                                       args={"signature": dict(workflow)},
-                                       correlation_id=context.current(),
-                                       created_at=datetime.now(UTC)))
-    logger.warning("broker unreachable; workflow %s kept for the relay", command_id)
-    return False
+        logger.warning("broker unreachable; command %s kept for the reconciler", command_id)
+        return False
+
+
+def _name_of(workflow: Signature) -> str:
+    if isinstance(workflow, _chain):
+        return str(workflow.tasks[0].get("task"))
+    return str(workflow.get("task"))
+
+
+def _immutable(workflow: Signature) -> Signature:
+    """A workflow replayed after others of its member must not take their results."""
+    if isinstance(workflow, _chain) and workflow.tasks:
+        workflow.tasks[0].set(immutable=True)
+        return workflow
+    if not isinstance(workflow, group):
+        workflow.set(immutable=True)
+    return workflow
 
 
 def _heartbeat() -> None:
@@ -215,30 +287,53 @@ def _heartbeat() -> None:
 
 @app.task(base=YabotTask, name="tasks.events.relay")
 def relay() -> dict[str, int]:
-    """Publish what is still unpublished (outbox events and pending commands)."""
+    """The reconciler: send again what is not done. Events not handled by all their
+    subscribers (to those that have not finished), and accepted commands not finished (each
+    member's in the order accepted). Both back off, so a long outage is not a flood."""
     _heartbeat()
     settings = get_settings()
-    cutoff = datetime.now(UTC) - timedelta(seconds=settings.outbox_relay_min_age)
+    now = datetime.now(UTC)
     with unit_of_work() as session:
-        rows = session.scalars(
-            select(OutboxEvent).where(OutboxEvent.published_at.is_(None),
-                                      OutboxEvent.created_at <= cutoff)
-            .order_by(OutboxEvent.created_at).limit(settings.outbox_relay_batch)
-        ).all()
-        messages = [Event.from_row(row).as_message() for row in rows]
-        commands = session.scalars(
-            select(PendingCommand).where(PendingCommand.sent_at.is_(None))
-            .order_by(PendingCommand.created_at).limit(settings.outbox_relay_batch)
-        ).all()
-        for command in commands:
-            token = context.correlation_id.set(command.correlation_id)
-            try:
-                app.signature(command.args["signature"]).apply_async()
-            finally:
-                context.correlation_id.reset(token)
-            command.sent_at = datetime.now(UTC)
-    sent = _send(messages)
-    _mark_published(sent)
-    if sent or commands:
-        logger.info("relay published %d event(s), %d command(s)", len(sent), len(commands))
-    return {"events": len(sent), "commands": len(commands)}
+        rows = events_service.due(session, settings.outbox_relay_batch, now)
+        finished = events_service.finished_subscribers(session, [r.id for r in rows])
+        plan: list[tuple[dict[str, Any], list[str]]] = []
+        for row in rows:
+            missing = [n for n in subscribers(row.type) if n not in finished.get(row.id, ())]
+            plan.append((Event.from_row(row).as_message(), missing))
+            events_service.redriven(row, now)
+        due_commands = commands.due(session, settings.outbox_relay_batch, now)
+        runs = commands.in_member_order(due_commands)
+        for command in due_commands:
+            commands.driven(command, now)
+        forgotten = commands.forget_finished(
+            session, now - timedelta(days=settings.command_retention_days))
+    # Sent after the commit: a relay that dies here has only moved the next try later.
+    sent, unwatched = _send(plan)
+    marks.published([], unwatched)
+    for run in runs:
+        _drive_run(run)
+    if sent or unwatched or due_commands:
+        logger.info("relay sent %d event(s) again, %d command(s) in %d run(s)",
+                    len(sent) + len(unwatched), len(due_commands), len(runs))
+    return {"events": len(sent) + len(unwatched), "commands": len(due_commands),
+            "forgotten": forgotten}
+
+
+def _drive_run(run: list[Any]) -> None:
+    """Start one member's commands one after another (each command's last step keeps its
+    command task id, so each finishes its own command)."""
+    steps = []
+    for command in run:
+        workflow = _immutable(app.signature(command.signature))
+        if isinstance(workflow, _chain):
+            workflow.tasks[-1].set(task_id=command_task_id(command.id))
+        else:
+            workflow.set(task_id=command_task_id(command.id))
+        steps.append(workflow)
+    token = context.correlation_id.set(run[0].correlation_id)
+    try:
+        (steps[0] if len(steps) == 1 else chain(*steps)).apply_async()
+    except BROKER_DOWN:
+        logger.warning("broker unreachable; %d command(s) wait for the next run", len(run))
+    finally:
+        context.correlation_id.reset(token)

@@ -31,10 +31,10 @@ def _fresh_clients(**_: Any) -> None:
 @signals.worker_shutdown.connect
 def _flush_outbox_marks(**_: Any) -> None:
     """Write the events published but not yet marked, so the relay need not resend them."""
-    from tasks.events import published_marks
+    from tasks.events import marks
 
     try:
-        published_marks.flush()
+        marks.flush()
     except Exception as exc:  # shutting down: the relay resends what is left
         logger.debug("outbox marks not flushed at shutdown: %s", exc)
 

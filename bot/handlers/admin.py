@@ -190,8 +190,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _refuse(update, context, f"admin.{view}", key)
         return
     if view == "reload":
-        await query.answer(messages.t(language, "working"))
-        await enqueue(update, context.bot, content_tasks.reload.si(user_id, key), key)
+        await enqueue(update, context.bot, content_tasks.reload.si(user_id, key), key, query=query)
         return
     rendered = await _view(view, str(member_id) if member_id else None, language)
     await query.answer()

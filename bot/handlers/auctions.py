@@ -70,12 +70,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     verb, auction_id, amount = action
     if verb in ("bid", "buy"):
         assert auction_id is not None
-        await query.answer(messages.t(language, "working"))
         request_key = f"cb:{query.id}"
         task = auction_tasks.bid.si(user_id, auction_id, amount, request_key) if verb == "bid" \
             else auction_tasks.buy_now.si(user_id, auction_id, request_key)
         await start_for_member(update, context.bot, task, key, registered=registered,
-                               language=language)
+                               language=language, query=query)
         return
     if verb == "list":
         rendered = await asyncio.to_thread(_list_view, user_id, language)

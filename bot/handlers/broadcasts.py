@@ -53,7 +53,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if pressed is None:
         return
     (key, query, user_id, language, _registered), (verb, broadcast_id) = pressed
-    await query.answer(messages.t(language, "working"))
     task = broadcast_tasks.control.si(user_id, broadcast_id, verb, f"cb:{query.id}")
-    if not await start_workflow(task, key):
+    if not await start_workflow(task, key, context.bot, user_id, language, query=query):
         await context.bot.send_message(user_id, messages.t(language, "gift.queued"))

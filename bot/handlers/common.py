@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
+import sqlalchemy.exc
 from celery import chain
 from celery.canvas import Signature
 from telegram import Bot, CallbackQuery, Update
+from telegram.error import TelegramError
 
 from core import context as request_context
+from core.settings import get_settings
 from models.db import read_session
 from models.tables import User
-from services import messages, users
+from services import commands, messages, users
 from tasks import content as content_tasks
 from tasks import events, telegram
 from tasks import users as user_tasks
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class Press(NamedTuple):
@@ -39,29 +44,80 @@ def profile(update: Update) -> dict[str, object]:
 
 
 def known_language(user_id: int) -> str | None:
-    with read_session() as session:
-        user = session.get(User, user_id)
-        return user.language if user else None
+    """The member's stored language; None when not registered, or when SQL cannot answer
+    (the update's own language is used then: degraded, never silent)."""
+    try:
+        with read_session() as session:
+            user = session.get(User, user_id)
+            return user.language if user else None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        logger.warning("member language not read (%s)", type(exc).__name__)
+        return None
 
 
-async def start_workflow(workflow: object, key: str) -> bool:
-    return await asyncio.to_thread(events.start, workflow, command_id=key)
+def _member_of(key: str) -> int | None:
+    """The member a bot command is for: the update's user, whom its key names
+    (`upd:<user>:<update>`, see `stamp`)."""
+    parts = key.split(":")
+    if len(parts) == 3 and parts[0] == "upd" and parts[1].isdigit() and int(parts[1]) > 0:
+        return int(parts[1])
+    return None
 
 
-async def enqueue(update: Update, bot: Bot, workflow: object, key: str) -> bool:
+class NotTaken(Exception):
+    """The action could not be recorded (SQL down); the member has been told so."""
+
+
+async def start_workflow(workflow: object, key: str, bot: Bot | None = None,
+                         chat_id: int | None = None, language: str | None = None, *,
+                         query: CallbackQuery | None = None) -> bool:
+    """Accept the action: record its command in SQL, then start it. Returns whether it
+    reached the broker (False: queued for the reconciler).
+
+    Only once the command is recorded is a pressed button (`query`) answered "working…".
+    When SQL cannot record it, the member is told plainly to try again in a minute (the
+    button's answer, or a message through `bot`) and NotTaken is raised: nothing claims the
+    action is in progress.
+    """
+    language = language or get_settings().default_language
+    try:
+        started = await asyncio.to_thread(events.start, workflow, command_id=key,
+                                          member_id=_member_of(key))
+    except commands.NotTaken:
+        logger.warning("command %s not taken: SQL unavailable", key)
+        text = messages.t(language, "not_taken")
+        chat = chat_id if chat_id is not None else _member_of(key)
+        try:
+            if query is not None:
+                await query.answer(text, show_alert=True)
+            elif bot is not None and chat is not None:
+                await bot.send_message(chat, text)
+        except TelegramError:
+            logger.warning("could not tell chat that command %s was not taken", key)
+        raise NotTaken(key) from None
+    if query is not None:
+        await query.answer(messages.t(language, "working"))
+    return started
+
+
+async def enqueue(update: Update, bot: Bot, workflow: object, key: str, *,
+                  query: CallbackQuery | None = None) -> bool:
     """Start a workflow for the update's user; when the broker is down (the workflow is kept
-    for the relay), tell them it is queued. Returns whether it reached the broker."""
-    if await start_workflow(workflow, key):
-        return True
+    for the reconciler), tell them it is queued. Returns whether it reached the broker."""
     user = update.effective_user
-    if user is not None:
-        language, _ = await member_language(update)
+    language, _ = await member_language(update) if user is not None else (None, False)
+    if await start_workflow(workflow, key, bot, user.id if user else None, language,
+                            query=query):
+        return True
+    if user is not None and language is not None:
         await bot.send_message(user.id, messages.t(language, "gift.queued"))
     return False
 
 
-async def send(key: str, chat_id: int, method: str, params: dict[str, object]) -> bool:
-    return await start_workflow(telegram.send.si(key, chat_id, method, params), key)
+async def send(key: str, chat_id: int, method: str, params: dict[str, object],
+               bot: Bot | None = None, language: str | None = None) -> bool:
+    return await start_workflow(telegram.send.si(key, chat_id, method, params), key, bot,
+                                chat_id, language)
 
 
 async def member_language(update: Update) -> tuple[str, bool]:
@@ -91,7 +147,8 @@ async def answer_unknown(query: CallbackQuery, key: str, user_id: int, language:
 
 
 async def start_for_member(update: Update, bot: Bot, workflow: Signature, key: str, *,
-                           registered: bool, language: str) -> None:
+                           registered: bool, language: str,
+                           query: CallbackQuery | None = None) -> None:
     """Start a member's workflow, registering them first if needed; when the broker is
     down, tell them it is queued (the relay starts it later)."""
     user = update.effective_user
@@ -99,7 +156,7 @@ async def start_for_member(update: Update, bot: Bot, workflow: Signature, key: s
     if not registered:
         workflow = chain(user_tasks.register.si(user.id, profile(update))
                          .set(kwargsrepr=user_tasks.HIDDEN_PROFILE), workflow)
-    if not await start_workflow(workflow, key):
+    if not await start_workflow(workflow, key, bot, user.id, language, query=query):
         await bot.send_message(user.id, messages.t(language, "gift.queued"))
 
 
@@ -112,7 +169,7 @@ async def show(query: CallbackQuery, bot: Bot, key: str, user_id: int, language:
     if not rendered.photo and query.message is not None and getattr(query.message, "text", None):
         params["message_id"] = query.message.message_id
         method = "editMessageText"
-    if not await send(key, user_id, method, params):
+    if not await send(key, user_id, method, params, bot, language):
         await bot.send_message(user_id, messages.t(language, "unavailable"))
 
 

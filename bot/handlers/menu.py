@@ -63,10 +63,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     (key, query, user_id, language, registered), action = pressed
     if action == "gift":
-        await query.answer(messages.t(language, "working"))
         workflow = workflows.daily_gift(user_id, f"cb:{query.id}")
         await start_for_member(update, context.bot, workflow, key, registered=registered,
-                               language=language)
+                               language=language, query=query)
         return
     await query.answer()
     if action == "wallet":

@@ -29,7 +29,7 @@ from telegram.ext import ContextTypes
 from bot import callbacks
 from bot.handlers.common import enqueue, read_press, show, stamp
 from models.db import read_session
-from services import admins, messages
+from services import admins
 from services.messages import posts as post_messages
 from tasks import posts as post_tasks
 
@@ -248,7 +248,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await show(query, context.bot, key, user_id, language,
                    post_messages.confirm_cancel(language, post_id))
         return
-    await query.answer(messages.t(language, "working"))
     task = post_tasks.preview.si(user_id, post_id, request_key) if verb == "view" else \
         post_tasks.cancel.si(user_id, post_id, request_key)  # a non-admin: refused, audited
-    await enqueue(update, context.bot, task, key)
+    await enqueue(update, context.bot, task, key, query=query)

@@ -46,10 +46,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     verb, recipe_id = action
     if verb == "craft":
         assert recipe_id is not None
-        await query.answer(messages.t(language, "working"))
         await start_for_member(update, context.bot,
                                recipe_tasks.craft.si(user_id, recipe_id, f"cb:{query.id}"),
-                               key, registered=registered, language=language)
+                               key, registered=registered, language=language, query=query)
         return
     rendered = await asyncio.to_thread(_recipes_view, user_id, language)
     await query.answer()

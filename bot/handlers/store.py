@@ -58,10 +58,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     verb, item_id = action
     if verb in ("buy", "use"):
         assert item_id is not None
-        await query.answer(messages.t(language, "working"))
         task = store_tasks.purchase if verb == "buy" else store_tasks.use
         await start_for_member(update, context.bot, task.si(user_id, item_id, f"cb:{query.id}"),
-                               key, registered=registered, language=language)
+                               key, registered=registered, language=language, query=query)
         return
     if verb == "store":
         rendered = await asyncio.to_thread(_store_view, user_id, language)

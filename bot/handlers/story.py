@@ -65,7 +65,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not _genuine(press, user_id):
             await answer_unknown(query, key, user_id, language)
             return
-        await query.answer(messages.t(language, "working"))
         request_key = f"cb:{query.id}"
         if press.verb == "choose":
             first = story_tasks.take.si(user_id, press.fragment, press.index, press.step,
@@ -74,7 +73,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             first = story_tasks.jump.si(press.verb, user_id, press.fragment, press.step,
                                         request_key)
         await start_for_member(update, context.bot, story_tasks.workflow(first), key,
-                               registered=registered, language=language)
+                               registered=registered, language=language, query=query)
         return
     rendered = await asyncio.to_thread(_view, press.verb, user_id, language)
     await query.answer()

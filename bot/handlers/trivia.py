@@ -74,10 +74,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     (key, query, user_id, language, registered), action = pressed
     verb, question_set = action
     if verb == "play":
-        await query.answer(messages.t(language, "working"))
         await start_for_member(update, context.bot,
                                trivia_tasks.play.si(user_id, f"cb:{query.id}"), key,
-                               registered=registered, language=language)
+                               registered=registered, language=language, query=query)
         return
     rendered = await asyncio.to_thread(_leaderboard, user_id, language, question_set)
     await query.answer()

@@ -140,10 +140,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     (key, query, user_id, language, registered), action = pressed
     if action == "link":
-        await query.answer(messages.t(language, "working"))
         await start_for_member(update, context.bot,
                                vip_tasks.invite.si(user_id, f"cb:{query.id}"), key,
-                               registered=registered, language=language)
+                               registered=registered, language=language, query=query)
         return
     rendered = await asyncio.to_thread(_status_view, user_id, language)
     await query.answer()

@@ -23,7 +23,7 @@ from api import VERSION
 from api.health import overall
 from dev.stack import free_port
 from models.db import unit_of_work
-from models.tables import DeadLetter, OutboxEvent, PendingCommand
+from models.tables import Command, DeadLetter, OutboxEvent
 from tasks.events import BEAT_HEARTBEAT_KEY, relay
 from tests.support import Process, wait_until
 from worker.queues import Queue
@@ -220,8 +220,9 @@ def test_backlogs_outbox_lag_pending_commands_and_dead_letters(api_url: str) -> 
         session.add(OutboxEvent(id=key, type="test.health_lag", payload={},
                                 created_at=now - timedelta(seconds=120)))
         # were a relay to run meanwhile, it would start this harmless signature
-        session.add(PendingCommand(id=key, task_name=relay.name,
-                                   args={"signature": dict(relay.si())}, created_at=now))
+        session.add(Command(id=key, task_name=relay.name, signature=dict(relay.si()),
+                            state="accepted", attempts=0, created_at=now,
+                            redrive_at=now + timedelta(hours=1)))
         session.add(DeadLetter(task_id=key, task_name="tests.health.never", args={},
                                error="test", status="dead"))
     try:
@@ -240,7 +241,7 @@ def test_backlogs_outbox_lag_pending_commands_and_dead_letters(api_url: str) -> 
     finally:
         with unit_of_work() as session:
             session.execute(delete(OutboxEvent).where(OutboxEvent.id == key))
-            session.execute(delete(PendingCommand).where(PendingCommand.id == key))
+            session.execute(delete(Command).where(Command.id == key))
             session.execute(delete(DeadLetter).where(DeadLetter.task_id == key))
     _, after, _ = get_health(api_url)
     assert after["checks"]["outbox"]["unpublished"] == counts[0]

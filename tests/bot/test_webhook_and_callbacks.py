@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bot import callbacks
 from bot.app import build_application
 from bot.webhook import MAX_BODY, PATH, create_webhook_app
 from core.settings import get_settings
+from models.db import read_session
+from models.tables import Command
 
 SECRET = "s3cret-token_value"
 
@@ -19,22 +22,28 @@ SECRET = "s3cret-token_value"
 def webhook():  # type: ignore[no-untyped-def]
     application = build_application(get_settings(), webhook=True)
     with TestClient(create_webhook_app(application, SECRET)) as client:
+        client.portal.call(application.initialize)  # type: ignore[union-attr]
         yield client, application
+        client.portal.call(application.shutdown)  # type: ignore[union-attr]
 
 
-def update(update_id: int = 1) -> dict[str, object]:
+def update(update_id: int = 1, user: int = 7) -> dict[str, object]:
     return {"update_id": update_id, "message": {
         "message_id": 1, "date": 0, "text": "/start",
-        "chat": {"id": 7, "type": "private"}, "from": {"id": 7, "is_bot": False,
-                                                      "first_name": "W"}}}
+        "chat": {"id": user, "type": "private"}, "from": {"id": user, "is_bot": False,
+                                                         "first_name": "W"}}}
 
 
-def test_update_with_the_right_secret_is_queued(webhook) -> None:  # type: ignore[no-untyped-def]
+def test_an_update_is_answered_200_once_its_command_is_recorded(webhook, user_id) -> None:  # type: ignore[no-untyped-def]
     client, application = webhook
-    response = client.post(PATH, json=update(5),
-                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-    assert response.status_code == 200
-    assert application.update_queue.get_nowait().update_id == 5
+    for _ in range(2):  # Telegram sends it again: still one command
+        response = client.post(PATH, json=update(5, user_id),
+                               headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert response.status_code == 200
+    with read_session() as session:
+        rows = session.scalars(select(Command).where(Command.member_id == user_id)).all()
+    assert [(row.id, row.state) for row in rows] == [(f"upd:{user_id}:5", "accepted")]
+    assert application.update_queue.empty()  # handled in the request, not queued
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"},

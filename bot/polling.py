@@ -1,0 +1,55 @@
+"""Polling that confirms an update to Telegram only once it has been taken.
+
+PTB's own Updater confirms a batch of updates (the next `getUpdates` offset) as soon as it
+has put them in the application's in-memory queue: a bot killed before handling them has
+lost them, and Telegram never sends them again. Here a batch is handled first (every
+handler records its command in SQL, or answers that it could not) and only then is the
+next offset asked for. A bot killed mid-batch gets the same updates again when it starts;
+their commands are keyed by the update, so what was recorded already is not done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_MAX = 30.0
+
+
+async def poll(application: Application, *, allowed_updates: Sequence[str],
+               long_poll: int = 10) -> None:
+    """Fetch, handle, then confirm, until cancelled."""
+    bot = application.bot
+    offset: int | None = None
+    backoff = 0.5
+    while True:
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=long_poll,
+                                            allowed_updates=list(allowed_updates))
+        except TimedOut:
+            continue
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds")
+                                else float(wait))
+            continue
+        except InvalidToken:
+            raise
+        except (NetworkError, TelegramError) as exc:
+            logger.warning("getUpdates failed (%s); trying again in %.1fs",
+                           type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+            continue
+        backoff = 0.5
+        if not updates:
+            continue
+        # Handled concurrently; each handler's errors go to the application's error handler.
+        await asyncio.gather(*(application.process_update(update) for update in updates))
+        offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
