@@ -24,6 +24,8 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
+from core import failpoints
+
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
@@ -52,6 +54,7 @@ def create_webhook_app(application: Application, secret: str) -> Starlette:
             update = Update.de_json(data, application.bot)
         except Exception:
             return JSONResponse({"detail": "malformed update"}, status_code=400)
+        failpoints.reached("webhook-received")
         await application.process_update(update)  # handler errors go to the error handler
         return Response(status_code=200)
 

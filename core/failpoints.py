@@ -3,8 +3,10 @@
 `YABOT_FAILPOINTS=command-recorded` (a comma-separated list) makes the process kill itself,
 with SIGKILL, the first time it reaches that line: a crash exactly there, which no signal
 sent from outside can aim at. Unset (always, outside fault tests) a failpoint costs one
-dictionary lookup. Names in use: `command-recorded` (tasks/events.py, right after an
-accepted command is committed and before its workflow is sent).
+set lookup. Names in use:
+- `command-recorded` (tasks/events.py): an accepted command was committed, its workflow not
+  yet sent;
+- `webhook-received` (bot/webhook.py): an update arrived over the webhook, not yet handled.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     language = users.normalize_language(user.language_code)
     workflow = workflows.start_member(user.id, profile(update), language, key)
-    if not await start_workflow(workflow, key):
+    if not await start_workflow(workflow, key, context.bot, user.id, language):
         await update.effective_chat.send_message(messages.t(language, "gift.queued"))
 
 
