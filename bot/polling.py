@@ -51,5 +51,10 @@ async def poll(application: Application, *, allowed_updates: Sequence[str],
         if not updates:
             continue
         # Handled concurrently; each handler's errors go to the application's error handler.
-        await asyncio.gather(*(application.process_update(update) for update in updates))
+        results = await asyncio.gather(*(application.process_update(update)
+                                         for update in updates), return_exceptions=True)
+        for update, result in zip(updates, results, strict=True):
+            if isinstance(result, Exception):  # not even inspectable: fetching it again won't help
+                logger.warning("update %s could not be processed", update.update_id,
+                               exc_info=result)
         offset = updates[-1].update_id + 1  # confirmed by the next getUpdates

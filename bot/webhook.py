@@ -55,7 +55,11 @@ def create_webhook_app(application: Application, secret: str) -> Starlette:
         except Exception:
             return JSONResponse({"detail": "malformed update"}, status_code=400)
         failpoints.reached("webhook-received")
-        await application.process_update(update)  # handler errors go to the error handler
+        try:
+            await application.process_update(update)  # handler errors: the error handler
+        except Exception:  # an update no handler can even inspect: sending it again won't help
+            logger.warning("update %s could not be processed", data["update_id"],
+                           exc_info=True)
         return Response(status_code=200)
 
     async def health(_: Request) -> Response:
