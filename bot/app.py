@@ -12,6 +12,7 @@ import logging
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -53,6 +54,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every handler error with its traceback and tell the admin chat, if any."""
     if isinstance(context.error, NotTaken):  # SQL down; the member was told to try again
         logger.warning("update not taken: %s", context.error)
+        return
+    if isinstance(context.error, BadRequest) and "query is too old" in str(context.error).lower():
+        # An update delivered again (a bot restarted before confirming it): its button was
+        # answered the first time, and its command is recorded once.
+        logger.info("button of update %s answered already",
+                    update.update_id if isinstance(update, Update) else "-")
         return
     logger.error("handler error", exc_info=context.error)
     chat_id = context.bot_data.get("admin_chat_id")

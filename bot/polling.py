@@ -11,6 +11,7 @@ their commands are keyed by the update, so what was recorded already is not done
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -24,7 +25,21 @@ BACKOFF_MAX = 30.0
 
 async def poll(application: Application, *, allowed_updates: Sequence[str],
                long_poll: int = 10) -> None:
-    """Fetch, handle, then confirm, until cancelled."""
+    """Fetch, handle, then confirm, until cancelled (then confirm what was handled, so a
+    restarted bot does not get the last batch again)."""
+    offset: list[int | None] = [None]
+    try:
+        await _loop(application, allowed_updates, long_poll, offset)
+    except asyncio.CancelledError:
+        if offset[0] is not None:
+            with contextlib.suppress(TelegramError):
+                await application.bot.get_updates(offset=offset[0], timeout=0, limit=1,
+                                                  allowed_updates=list(allowed_updates))
+        raise
+
+
+async def _loop(application: Application, allowed_updates: Sequence[str], long_poll: int,
+                confirmed: list[int | None]) -> None:
     bot = application.bot
     offset: int | None = None
     backoff = 0.5
@@ -58,3 +73,4 @@ async def poll(application: Application, *, allowed_updates: Sequence[str],
                 logger.warning("update %s could not be processed", update.update_id,
                                exc_info=result)
         offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
+        confirmed[0] = offset
