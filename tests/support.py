@@ -53,8 +53,9 @@ def start_in_bot(standin: Any, user_id: int, first_name: str,
 
 def buttons(record: dict[str, Any]) -> list[str]:
     """The callback data of every inline button of a recorded Bot API call."""
+    result = record.get("result")
     markup = record.get("params", {}).get("reply_markup") or \
-        (record.get("result") or {}).get("reply_markup") or {}
+        (result.get("reply_markup") if isinstance(result, dict) else None) or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row
             if "callback_data" in b]
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -25,14 +24,19 @@ import pytest
 from sqlalchemy import or_
 
 from api import idempotency
-from core.settings import get_settings
 from dev.stack import free_port
 from models.db import read_session, unit_of_work
 from models.tables import Command, GiftClaim, OutboxEvent
 from services import apikeys, messages
 from tasks import events, workflows
-from tests.faults.helpers import assert_books_balance, message_counts
-from tests.support import Process, celery_beat, wait_until
+from tests.faults.helpers import (
+    assert_books_balance,
+    bot_api,
+    message_counts,
+    polling_bot,
+    start_beat,
+)
+from tests.support import Process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -46,24 +50,7 @@ QUEUED = messages.t("es", "gift.queued")
 
 
 # ----------------------------------------------------------------------------- helpers
-def bot_api(method: str, **params: Any) -> Any:
-    """Call the stand-in's Bot API as the bot would (same token)."""
-    url = f"{os.environ['STANDIN_URL']}/bot{get_settings().bot_token}/{method}"
-    response = httpx.post(url, json=params, timeout=10)
-    response.raise_for_status()
-    return response.json()["result"]
 
-
-def start_beat(log_dir: Path) -> Process:
-    process = celery_beat(log_dir).start()
-    process.wait_for_log("beat: Starting", timeout=30)
-    return process
-
-
-def polling_bot(log_dir: Path, name: str, env: dict[str, str] | None = None) -> Process:
-    process = Process(name, [sys.executable, "-m", "bot"], log_dir, env).start()
-    process.wait_for_log("bot ready", timeout=40)
-    return process
 
 
 def webhook_bot(log_dir: Path, name: str, port: int,
