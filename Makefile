@@ -36,8 +36,8 @@ bench: $(STAMP) ## benchmarks: print throughput and latency on this machine
 
 # --- soak run (issue 7; bench/soak.py) ---
 .PHONY: soak
-soak: $(STAMP) ## soak run: 10 min of mixed traffic, a worker killed, Redis restarted; figures
-	$(BIN)/python -m bench.soak --minutes $(or $(MINUTES),10)
+soak: $(STAMP) ## soak run: 12 min of mixed traffic (~5,000 actions) under crash faults; figures
+	$(BIN)/python -m bench.soak --minutes $(or $(MINUTES),12)
 # --- end soak run ---
 
 lint: $(STAMP) ## ruff

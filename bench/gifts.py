@@ -134,13 +134,14 @@ def workflow_shape(log: str, workflows: int) -> dict[str, int]:
 
 
 def _publish(user_ids: list[int], tag: str) -> float:
-    from tasks import workflows
-    from worker.app import app
+    """Accept each gift through the intake the bot uses (`tasks.events.start`: the command
+    recorded in SQL, then its workflow published)."""
+    from tasks import events, workflows
 
     t0 = time.time()
-    with app.producer_or_acquire() as producer:
-        for uid in user_ids:
-            workflows.daily_gift(uid, f"bench:{tag}:{uid}").apply_async(producer=producer)
+    for uid in user_ids:
+        key = f"bench:{tag}:{uid}"
+        events.start(workflows.daily_gift(uid, key), command_id=key, member_id=uid)
     return t0
 
 

@@ -1,7 +1,7 @@
-"""Soak run (issue 7): minutes of mixed traffic through the real bot, with a worker SIGKILLed
-and Redis restarted on the way; then the books, the actions and the messages are checked.
+"""Soak run: minutes of mixed traffic through the real bot under crash faults (workers and
+Redis SIGKILLed, the broker flushed); then the books, the actions and the messages are checked.
 
-    python -m bench.soak --minutes 10          (make soak)
+    python -m bench.soak --minutes 12          (make soak: 7 actions/s, ~5,000 actions)
 
 The run starts its own stack (bench/stack.py: Redis, the MongoDB-protocol server, SQLite, the
 Telegram stand-in) plus two workers, beat and the real bot polling the stand-in. A pool of
@@ -9,9 +9,13 @@ members (registered and funded directly, with a menu message in each chat) sends
 Telegram updates through the stand-in at a steady rate: /start, the 🎁 gift button, a 🛍️
 purchase, a 🔨 bid, a 💋 reaction button under a channel post, a 📖 story choice (/historia,
 then a choice on the page the bot sent) and a 🧠 trivia question answered (t:play, then a vote
-on the quiz poll). One member has at most one action in flight. At a third of the run one
-worker is SIGKILLed (its whole process group) and a replacement started; at two thirds Redis
-is stopped for a few seconds and started again on the same port and data (AOF).
+on the quiz poll). One member has at most one action in flight. The faults, none of them polite:
+at 1/5 of the run a worker is SIGKILLed (its whole process group) and a replacement started;
+at 2/5 another worker's main process alone is SIGKILLed (its pool children orphaned) and a
+replacement started; at 3/5 Redis is SIGKILLed and started again a few seconds later on the
+same port and AOF data (`appendfsync everysec`: its last second may be gone); at 4/5 the
+broker's database is flushed (FLUSHDB). What the broker lost, SQL re-drives: accepted
+commands and unhandled events (tasks/events.py `relay`).
 
 Every action has the effect it must leave, by its key (`upd:<user>:<update>` for a message,
 `cb:<callback query id>` for a press):
@@ -25,10 +29,8 @@ Every action has the effect it must leave, by its key (`upd:<user>:<update>` for
   press at the stand-in.
 
 An action is lost when it is not both. After the traffic the run waits until nothing is
-missing and the stand-in has been quiet, at most `--drain-timeout` or until the broker
-visibility timeout after the last fault has passed (the messages the killed worker, or a
-worker that lost Redis, had taken and not acknowledged come back only then), whichever is
-later; then it prints and writes bench/SOAK.md:
+missing, no command is pending, no event unhandled and the stand-in has been quiet, at most
+`--drain-timeout`; then it prints and writes bench/SOAK.md:
 actions sent / committed / notified / lost per kind, balances ≠ ledger sum (one statement
 over every wallet), duplicate notifications (per chat, messages the stand-in received beyond
 the sent deliveries; and per chat, once-only texts — gift claimed, mission completed,
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -103,7 +106,7 @@ class Figures:
     visibility_timeout: int = 0
     dead_letters: int = 0
     pending_commands: int = 0
-    unpublished_events: int = 0
+    unhandled_events: int = 0
     standin: dict[str, Any] = field(default_factory=dict)
     timeline: list[str] = field(default_factory=list)
     traffic_s: float = 0.0
@@ -174,9 +177,10 @@ def prepare(standin_url: str, members: list[int]) -> tuple[dict[int, int], list[
         for ref, message_id in posts:
             reactions.register_post(session, CHANNEL, message_id, source="soak", ref=ref)
         # the set-up's events (registrations, auctions) are not the soak's: the relay
-        # must not publish them in the middle of the traffic
-        session.execute(update(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-                        .values(published_at=datetime.now(UTC)))
+        # must not deliver them in the middle of the traffic
+        now = datetime.now(UTC)
+        session.execute(update(OutboxEvent).where(OutboxEvent.handled_at.is_(None))
+                        .values(published_at=now, handled_at=now))
     return menus, auction_ids, posts
 
 
@@ -541,8 +545,8 @@ def evaluate(actions: list[Action], records: list[dict[str, Any]], members: list
         figures.dead_letters = int(session.scalar(select(func.count(DeadLetter.id))) or 0)
         figures.pending_commands = int(session.scalar(
             select(func.count(Command.id)).where(Command.state == "accepted")) or 0)
-        figures.unpublished_events = int(session.scalar(
-            select(func.count(OutboxEvent.id)).where(OutboxEvent.published_at.is_(None))) or 0)
+        figures.unhandled_events = int(session.scalar(
+            select(func.count(OutboxEvent.id)).where(OutboxEvent.handled_at.is_(None))) or 0)
         sent_per_chat = Counter(int(c) for c, in session.execute(
             select(Delivery.chat_id).where(Delivery.status == "sent",
                                            Delivery.chat_id.in_(members),
@@ -594,8 +598,8 @@ def evaluate(actions: list[Action], records: list[dict[str, Any]], members: list
                              for c in received if received[c] > sent_per_chat[c]][:5]
 
 
-def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int = 7,
-        threads: int = 12, drain_timeout: float = 240.0, redis_down: float = 5.0,
+def run(minutes: float = 12.0, members: int = 300, rate: float = 7.0, seed: int = 7,
+        threads: int = 12, drain_timeout: float = 240.0, redis_down: float = 3.0,
         visibility_timeout: int | None = None, keep: bool = False,
         write: bool = True) -> Figures:
     from bench.machine import describe
@@ -620,9 +624,6 @@ def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int 
 
         settings = get_settings()
         figures.visibility_timeout = settings.broker_visibility_timeout
-        # What the killed worker had taken and not acknowledged comes back to the queues
-        # after the visibility timeout (then a worker's sweep, every restore interval).
-        comeback = settings.broker_visibility_timeout + 2 * settings.broker_restore_interval
         machine = describe(stack.redis.url, stack.mongo.url)
         ids = [FIRST_MEMBER + i for i in range(members)]
         log(f"stack up in {stack.base}; preparing {members} members")
@@ -645,25 +646,51 @@ def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int 
         log(f"traffic: {rate:g} actions/s for {duration:.0f}s over {members} members "
             f"({', '.join(KINDS)})")
 
+        def at(fraction: float) -> None:
+            time.sleep(max(0.0, duration * fraction - (time.monotonic() - t_traffic)))
+
+        def replace(victim: Proc, name: str) -> None:
+            stack.procs.remove(victim)
+            workers.remove(victim)
+            replacement = stack.add(celery_worker(stack.base, name))
+            workers.append(replacement)
+            replacement.wait_for_log("ready.", timeout=90)
+            log(f"replacement worker {name} ready")
+
         def faults() -> None:
-            time.sleep(duration / 3)
+            # Crash faults, none of them polite; SQL (commands, events) drives what each
+            # one loses, the broker's visibility timeout is not waited for.
+            at(1 / 5)
             victim = workers[0]
-            log(f"SIGKILL {victim.name} (pid {victim.pid}, its whole process group); what it "
-                f"held unacknowledged comes back after ~{comeback}s")
+            log(f"SIGKILL {victim.name} (pid {victim.pid}, its whole process group)")
             faulted_at.append(time.monotonic())
             victim.kill()
-            stack.procs.remove(victim)
-            replacement = stack.add(celery_worker(stack.base, "soak-worker-3"))
-            replacement.wait_for_log("ready.", timeout=90)
-            log("replacement worker ready")
-            time.sleep(max(0.0, duration * 2 / 3 - (time.monotonic() - t_traffic)))
-            log(f"Redis stopped for {redis_down:g}s")
+            replace(victim, "soak-worker-3")
+            at(2 / 5)
+            victim = workers[0]
+            log(f"SIGKILL {victim.name}'s main process only (pid {victim.pid}); its pool "
+                f"children are orphaned")
             faulted_at.append(time.monotonic())
-            stack.redis.stop()
+            os.kill(victim.pid, signal.SIGKILL)
+            orphans.append(victim)
+            replace(victim, "soak-worker-4")
+            at(3 / 5)
+            log(f"SIGKILL Redis; started again {redis_down:g}s later on the same AOF data "
+                f"(appendfsync everysec: its last second may be gone)")
+            faulted_at.append(time.monotonic())
+            stack.redis.kill()
             time.sleep(redis_down)
             stack.redis.start()
             log("Redis started again (same port, same AOF data)")
+            at(4 / 5)
+            import redis as redis_client
 
+            log("FLUSHDB on the broker's database: every queued and unacknowledged message "
+                "gone")
+            faulted_at.append(time.monotonic())
+            redis_client.Redis.from_url(stack.redis.url).flushdb()
+
+        orphans: list[Proc] = []
         faulted_at: list[float] = []
         t_traffic = time.monotonic()
         since = datetime.now(UTC)
@@ -693,8 +720,7 @@ def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int 
         t_drain = time.monotonic()
         # messages taken and not acknowledged by the killed worker, or by the workers that
         # lost Redis, are handed out again after the visibility timeout: wait for that too
-        deadline = max(t_drain + drain_timeout,
-                       (faulted_at[-1] if faulted_at else t_drain) + comeback + 30)
+        deadline = t_drain + drain_timeout
         log(f"draining (at most {deadline - t_drain:.0f}s)")
         while True:
             recorder.fetch()
@@ -702,13 +728,13 @@ def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int 
             quiet = time.monotonic() - recorder.last_change
             done = (figures.total_lost == 0 and not figures.events_untold
                     and figures.pending_commands == 0
-                    and figures.unpublished_events == 0 and quiet >= 5)
+                    and figures.unhandled_events == 0 and quiet >= 5)
             if done or time.monotonic() > deadline:
                 break
             log(f"draining: {figures.total_lost} actions not done yet, "
                 f"{len(figures.events_untold)} events not told, "
-                f"{figures.pending_commands} pending commands, {figures.unpublished_events} "
-                f"unpublished events; stand-in quiet {quiet:.0f}s")
+                f"{figures.pending_commands} pending commands, {figures.unhandled_events} "
+                f"unhandled events; stand-in quiet {quiet:.0f}s")
             time.sleep(3)
         figures.drain_s = time.monotonic() - t_drain
         time.sleep(3)  # give a late duplicate every chance to show itself
@@ -728,15 +754,18 @@ def run(minutes: float = 10.0, members: int = 300, rate: float = 4.0, seed: int 
             print(f"written to {SOAK_MD}")
         control.close()
     finally:
+        for orphan in orphans:  # what the main process left: its pool children
+            orphan.kill()
         stack.close()
     return figures
 
 
 def report(figures: Figures, minutes: float, rate: float, errors: list[str]) -> list[str]:
     out = ["", f"== Soak: {minutes:g} min of mixed traffic at {rate:g} actions/s, "
-           f"{figures.members} members; a worker SIGKILLed at 1/3, Redis restarted at 2/3 ==",
-           f"  broker visibility timeout {figures.visibility_timeout}s (what the killed worker, "
-           "or a worker that lost Redis, had not acknowledged comes back after it)",
+           f"{figures.members} members; crash faults: a worker SIGKILLed at 1/5, a worker's main "
+           "process SIGKILLed at 2/5, Redis SIGKILLed at 3/5, the broker flushed at 4/5 ==",
+           f"  broker visibility timeout {figures.visibility_timeout}s (not waited for: SQL "
+           "re-drives what the broker lost)",
            f"  traffic {figures.traffic_s:.0f}s, drain {figures.drain_s:.0f}s; "
            f"{figures.messages} messages received by members",
            "",
@@ -757,8 +786,8 @@ def report(figures: Figures, minutes: float, rate: float, errors: list[str]) -> 
             f"  member events (all kinds) without their message   "
             f"{len(figures.events_untold)} of {figures.member_events}",
             f"  dead letters                                       {figures.dead_letters}",
-            f"  pending commands / unpublished events left         "
-            f"{figures.pending_commands} / {figures.unpublished_events}",
+            f"  pending commands / unhandled events left           "
+            f"{figures.pending_commands} / {figures.unhandled_events}",
             f"  injections refused by the stand-in                 {len(errors)}",
             f"  stand-in: {figures.standin}",
             "", f"  {'PASS' if figures.passed else 'FAIL'}"]
@@ -796,12 +825,13 @@ def _compact(timeline: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=10.0, help="traffic duration")
+    parser.add_argument("--minutes", type=float, default=12.0, help="traffic duration")
     parser.add_argument("--members", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=4.0, help="actions per second")
+    parser.add_argument("--rate", type=float, default=7.0, help="actions per second")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--drain-timeout", type=float, default=240.0)
-    parser.add_argument("--redis-down", type=float, default=5.0, help="seconds Redis is down")
+    parser.add_argument("--redis-down", type=float, default=3.0,
+                        help="seconds Redis stays down after its SIGKILL")
     parser.add_argument("--visibility-timeout", type=int, default=None,
                         help="BROKER_VISIBILITY_TIMEOUT for the run (default: the project's)")
     parser.add_argument("--keep", action="store_true", help="keep logs and data")
